@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { ReadFile } from '../core/model-folder';
+
+/** Write a file atomically: a temp file beside it, then rename. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Write a whole folder atomically: fill a temp folder beside `dir`, then swap it in with
+ * renames. Readers see either the old folder or the new one, never a mix; on failure
+ * nothing is left behind.
+ */
+export async function writeFolderAtomic(
+  dir: string,
+  files: Record<string, Uint8Array | string>,
+): Promise<void> {
+  const target = resolve(dir);
+  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = `${target}.tmp-${suffix}`;
+  const old = `${target}.old-${suffix}`;
+  try {
+    for (const [rel, data] of Object.entries(files)) {
+      const p = join(tmp, rel);
+      await mkdir(dirname(p), { recursive: true });
+      await writeFile(p, data);
+    }
+    await mkdir(dirname(target), { recursive: true });
+    let hadOld = true;
+    try {
+      await rename(target, old);
+    } catch {
+      hadOld = false;
+    }
+    await rename(tmp, target);
+    if (hadOld) await rm(old, { recursive: true, force: true });
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** A `ReadFile` over a folder on disk; refuses paths that leave the folder. */
+export function folderReader(dir: string): ReadFile {
+  const root = resolve(dir);
+  return async (rel) => {
+    const p = resolve(root, rel);
+    if (!p.startsWith(`${root}/`)) throw new Error(`path ${rel} leaves ${root}`);
+    return new Uint8Array(await readFile(p));
+  };
+}
