@@ -1,0 +1,97 @@
+import { backend_util, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  alloc,
+  type FastKernelFunc,
+  f32,
+  free,
+  gemm,
+  type KernelInputs,
+  type Wasm,
+} from './wasm-util';
+
+/**
+ * Conv2DBackpropFilter (missing on stock wasm): dW = P^T . dy, where P^T is the transposed
+ * im2col of x ([KH*KW*Ci, N*OH*OW], built in JS) and dy is [N*OH*OW, Co]. The product runs on
+ * XNNPACK's GEMM and lands directly in the filter layout [KH, KW, Ci, Co].
+ */
+export const conv2DBackpropFilter: FastKernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as KernelInputs & { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as NamedAttrMap & {
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+  };
+  if (backend_util.convertConv2DDataFormat(dataFormat) !== 'channelsLast') {
+    throw new Error("fast Conv2DBackpropFilter supports dataFormat 'NHWC' only");
+  }
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  return filterGradient(backend, x, dy, info);
+};
+
+export function filterGradient(
+  backend: Wasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = info;
+  const { outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const rows = kh * kw * ci;
+  const cols = n * oh * ow;
+  const pT = alloc(backend, [rows, cols]);
+  const xs = f32(backend, x);
+  const ps = f32(backend, pT);
+  const rowStrideX = w * ci;
+  const imgStrideX = h * rowStrideX;
+  for (let fy = 0; fy < kh; fy++) {
+    const offY = fy * dh - pt;
+    // Output rows whose input row is inside the image: oy in [oy0, oy1).
+    const oy0 = Math.max(0, Math.ceil(-offY / sh));
+    const oy1 = Math.min(oh, Math.floor((h - 1 - offY) / sh) + 1);
+    for (let fx = 0; fx < kw; fx++) {
+      const offX = fx * dw - pl;
+      const ox0 = Math.max(0, Math.ceil(-offX / sw));
+      const ox1 = Math.min(ow, Math.floor((w - 1 - offX) / sw) + 1);
+      for (let c = 0; c < ci; c++) {
+        let o = ((fy * kw + fx) * ci + c) * cols;
+        for (let b = 0; b < n; b++) {
+          const xImg = b * imgStrideX + c;
+          for (let oy = 0; oy < oh; oy++) {
+            if (oy < oy0 || oy >= oy1 || ox1 <= ox0) {
+              ps.fill(0, o, o + ow);
+              o += ow;
+              continue;
+            }
+            const xRow = xImg + (oy * sh + offY) * rowStrideX;
+            let ox = 0;
+            for (; ox < ox0; ox++) ps[o++] = 0;
+            let xi = xRow + (ox0 * sw + offX) * ci;
+            const step = sw * ci;
+            for (; ox < ox1; ox++) {
+              ps[o++] = xs[xi] as number;
+              xi += step;
+            }
+            for (; ox < ow; ox++) ps[o++] = 0;
+          }
+        }
+      }
+    }
+  }
+  const out = gemm(backend, pT, dy, rows, cols, co);
+  free(backend, pT);
+  out.shape = [kh, kw, ci, co];
+  return out;
+}

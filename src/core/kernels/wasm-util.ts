@@ -1,0 +1,104 @@
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import {
+  getKernel,
+  type KernelConfig,
+  type NamedAttrMap,
+  registerKernel,
+  type TensorInfo,
+  unregisterKernel,
+} from '@tensorflow/tfjs-core';
+
+/**
+ * Backend-level helpers shared by the fast kernels. Everything here works on `TensorInfo`s
+ * owned by the wasm backend (no engine tensors, no tracking): an intermediate made with
+ * `alloc` must be released with `free` unless it is the kernel's output.
+ */
+
+export type Wasm = BackendWasm;
+export type KernelInputs = Record<string, TensorInfo>;
+export type FastKernelFunc = (args: {
+  inputs: KernelInputs;
+  backend: Wasm;
+  attrs: NamedAttrMap;
+}) => TensorInfo;
+
+/** Runs the kernel currently registered for `name` on the wasm backend. */
+export function run(
+  name: string,
+  backend: Wasm,
+  inputs: KernelInputs,
+  attrs: NamedAttrMap = {},
+): TensorInfo {
+  const k = getKernel(name, 'wasm');
+  if (k === undefined) throw new Error(`fast kernels: no wasm kernel '${name}'`);
+  return k.kernelFunc({ inputs, backend, attrs } as never) as TensorInfo;
+}
+
+export function alloc(backend: Wasm, shape: number[]): TensorInfo {
+  return backend.makeOutput(shape, 'float32');
+}
+
+export function free(backend: Wasm, t: TensorInfo): void {
+  backend.disposeData(t.dataId);
+}
+
+/** A view of a float32 tensor on the wasm heap. Re-take it after any allocation. */
+export function f32(backend: Wasm, t: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+/** The same data seen with another shape (no copy, no ref-count change: do not free it). */
+export function view(t: TensorInfo, shape: number[]): TensorInfo {
+  return { dataId: t.dataId, shape, dtype: t.dtype };
+}
+
+/** Plain matrix product [M,K] x [K,N] on XNNPACK's GEMM (as a 1x1 Conv2D, which is threaded). */
+export function gemm(
+  backend: Wasm,
+  a: TensorInfo,
+  b: TensorInfo,
+  m: number,
+  k: number,
+  n: number,
+): TensorInfo {
+  const out = run(
+    'Conv2D',
+    backend,
+    { x: view(a, [1, 1, m, k]), filter: view(b, [1, 1, k, n]) },
+    {
+      strides: [1, 1],
+      pad: 'valid',
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: undefined as unknown as string,
+    },
+  );
+  return out;
+}
+
+const FAST = Symbol.for('knowledge-sharing.fastKernel');
+
+/**
+ * Registers `make(original)` for `kernelName` on 'wasm', replacing (and wrapping) whatever is
+ * registered. Idempotent: a kernel we registered before is left alone.
+ */
+export function overrideKernel(
+  kernelName: string,
+  make: (original: KernelConfig | undefined) => FastKernelFunc,
+): void {
+  const original = getKernel(kernelName, 'wasm');
+  if (original !== undefined && (original.kernelFunc as unknown as Record<symbol, boolean>)[FAST]) {
+    return;
+  }
+  const fn = make(original);
+  (fn as unknown as Record<symbol, boolean>)[FAST] = true;
+  const config: KernelConfig = {
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: fn as unknown as KernelConfig['kernelFunc'],
+  };
+  if (original?.setupFunc !== undefined) config.setupFunc = original.setupFunc;
+  if (original?.disposeFunc !== undefined) config.disposeFunc = original.disposeFunc;
+  if (original !== undefined) unregisterKernel(kernelName, 'wasm');
+  registerKernel(config);
+}

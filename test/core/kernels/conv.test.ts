@@ -1,0 +1,149 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { data, maxRelErr, on, setup } from './helpers';
+
+beforeAll(setup);
+
+type Pad = 'same' | 'valid';
+interface Case {
+  n: number;
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  k: number;
+  s: number;
+  pad: Pad;
+}
+
+const cases: Case[] = [];
+for (const s of [1, 2]) {
+  for (const pad of ['same', 'valid'] as Pad[]) {
+    for (const [h, w] of [
+      [7, 7],
+      [8, 6],
+    ] as const) {
+      for (const [ci, co] of [
+        [1, 3],
+        [4, 5],
+      ] as const) {
+        cases.push({ n: s === 1 ? 1 : 3, h, w, ci, co, k: 3, s, pad });
+      }
+    }
+  }
+}
+// A few extra shapes: even kernel, stride larger than the kernel, stride 3.
+cases.push({ n: 2, h: 9, w: 10, ci: 2, co: 3, k: 2, s: 2, pad: 'same' });
+cases.push({ n: 2, h: 9, w: 9, ci: 2, co: 2, k: 1, s: 2, pad: 'valid' });
+cases.push({ n: 1, h: 11, w: 10, ci: 3, co: 2, k: 5, s: 3, pad: 'same' });
+
+const name = (c: Case) => `n${c.n} ${c.h}x${c.w} ci${c.ci} co${c.co} k${c.k} s${c.s} ${c.pad}`;
+
+describe('Conv2DBackpropFilter / Conv2DBackpropInput on wasm match cpu', () => {
+  it.each(cases)('$pad s$s k$k %#', async (c) => {
+    const x = data(c.n * c.h * c.w * c.ci, 1);
+    const f = data(c.k * c.k * c.ci * c.co, 2);
+    const xShape: [number, number, number, number] = [c.n, c.h, c.w, c.ci];
+    const fShape: [number, number, number, number] = [c.k, c.k, c.ci, c.co];
+    const yShape = tf.tidy(
+      () =>
+        tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, c.s, c.pad)
+          .shape,
+    );
+    const dy = data(
+      yShape.reduce((p, q) => p * q, 1),
+      3,
+    );
+    const run = () => {
+      const xt = tf.tensor4d(x, xShape);
+      const ft = tf.tensor4d(f, fShape);
+      const dyt = tf.tensor(dy, yShape);
+      const attrs = { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC' };
+      const dw = tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x: xt, dy: dyt },
+        {
+          ...attrs,
+          filterShape: fShape,
+        },
+      ) as tf.Tensor;
+      const dx = tf.engine().runKernel(
+        'Conv2DBackpropInput',
+        { dy: dyt, filter: ft },
+        {
+          ...attrs,
+          inputShape: xShape,
+        },
+      ) as tf.Tensor;
+      return [dw, dx];
+    };
+    const [cw, cx] = await on('cpu', run);
+    const before = tf.memory().numTensors;
+    const [ww, wx] = await on('wasm', run);
+    expect(tf.memory().numTensors, name(c)).toBe(before);
+    expect(maxRelErr(ww!, cw!), `dW ${name(c)}`).toBeLessThan(1e-5);
+    expect(maxRelErr(wx!, cx!), `dx ${name(c)}`).toBeLessThan(1e-5);
+  });
+});
+
+describe('gradients through tf.grad on wasm match cpu', () => {
+  it.each([
+    [1, 'same'],
+    [2, 'same'],
+    [2, 'valid'],
+  ] as const)('conv2d and conv2dTranspose, stride %i %s', async (s, pad) => {
+    const xShape: [number, number, number, number] = [2, 9, 8, 3];
+    const x = data(2 * 9 * 8 * 3, 5);
+    const f = data(3 * 3 * 3 * 4, 6);
+    const f2 = data(3 * 3 * 2 * 3, 7);
+    const run = () => {
+      const xt = tf.tensor4d(x, xShape);
+      const ft = tf.tensor4d(f, [3, 3, 3, 4]);
+      const ft2 = tf.tensor4d(f2, [3, 3, 2, 3]);
+      const loss = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad)));
+      const [gx, gf] = tf.grads(loss)([xt, ft]);
+      // conv2dTranspose from 9x8x3 up to (s*9)x(s*8)x2.
+      const outShape: [number, number, number, number] =
+        pad === 'same' ? [2, 9 * s, 8 * s, 2] : [2, (9 - 1) * s + 3, (8 - 1) * s + 3, 2];
+      const lossT = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(
+          tf.sigmoid(tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, outShape, s, pad)),
+        );
+      const [tx, tf2] = tf.grads(lossT)([xt, ft2]);
+      return [gx!, gf!, tx!, tf2!];
+    };
+    const cpu = await on('cpu', run);
+    const before = tf.memory().numTensors;
+    const wasm = await on('wasm', run);
+    expect(tf.memory().numTensors).toBe(before);
+    for (let i = 0; i < cpu.length; i++) {
+      expect(maxRelErr(wasm[i]!, cpu[i]!), `output ${i}`).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('BatchMatMul on wasm matches cpu', () => {
+  it.each([
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])('transposeA=%s transposeB=%s', async (ta, tb) => {
+    const [m, k, n] = [5, 7, 3];
+    const a = data(m * k, 11);
+    const b = data(k * n, 12);
+    const run = () => {
+      const at = tf.tensor2d(a, ta ? [k, m] : [m, k]);
+      const bt = tf.tensor2d(b, tb ? [n, k] : [k, n]);
+      const batched = tf.matMul(tf.expandDims(at, 0), tf.expandDims(bt, 0), ta, tb);
+      return [tf.matMul(at, bt, ta, tb), batched];
+    };
+    const cpu = await on('cpu', run);
+    const before = tf.memory().numTensors;
+    const wasm = await on('wasm', run);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(maxRelErr(wasm[0]!, cpu[0]!)).toBeLessThan(1e-5);
+    expect(maxRelErr(wasm[1]!, cpu[1]!)).toBeLessThan(1e-5);
+  });
+});

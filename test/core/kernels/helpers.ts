@@ -1,0 +1,46 @@
+import '@tensorflow/tfjs-backend-cpu';
+// tfjs-layers registers tfjs-core's gradients (the core node bundle alone does not).
+import '@tensorflow/tfjs-layers';
+import * as tf from '@tensorflow/tfjs-core';
+import { initWasmBackend } from '../../../src/core/backend-node';
+
+export async function setup(): Promise<void> {
+  await initWasmBackend({ threads: 1 });
+}
+
+/** Deterministic pseudo-random data in [-1, 1). */
+export function data(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+/** Runs `f` on a backend and returns its outputs as plain arrays (no tensors left behind). */
+export async function on(
+  backend: 'cpu' | 'wasm',
+  f: () => tf.Tensor | tf.Tensor[],
+): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const outs = tf.tidy(f);
+  const list = Array.isArray(outs) ? outs : [outs];
+  const res = list.map((t) => t.dataSync() as Float32Array);
+  for (const t of list) t.dispose();
+  await tf.setBackend('wasm');
+  return res;
+}
+
+export function maxRelErr(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let scale = 1e-6;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let err = 0;
+  for (let i = 0; i < a.length; i++)
+    err = Math.max(err, Math.abs((a[i] as number) - (b[i] as number)));
+  return err / scale;
+}
