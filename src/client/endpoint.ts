@@ -1,0 +1,332 @@
+import { z } from 'zod';
+import { type ImageShape, ImageShapeSchema } from '../core/manifest';
+import {
+  decodePacket,
+  PACKET_FORMAT_VERSION,
+  type Packet,
+  PacketFormatError,
+} from '../core/packet';
+import { deriveSeed } from '../core/rng';
+import { EndpointError } from './errors';
+import { type Endpoint, getWithRetry, mapPool, type RetryOptions } from './http';
+
+/**
+ * What `GET /v1/network` tells us, normalised. The endpoint serves the public part of the
+ * manifest; we accept the digest as `modelDigest` or `digest`, and the image shape at the top
+ * level or under `dataset`.
+ */
+export interface NetworkInfo {
+  endpoint: string;
+  networkId: string;
+  classes: number[];
+  imageShape: ImageShape;
+  modelDigest: string;
+  /** Largest `count` one packet request may ask for, when the endpoint says. */
+  maxCount?: number | undefined;
+  /** Packet format version the endpoint serves, when it says. */
+  packetFormatVersion?: number | undefined;
+  raw: unknown;
+}
+
+const DigestSchema = z.string().regex(/^[0-9a-f]{64}$/);
+const NetworkInfoSchema = z
+  .object({
+    networkId: z.string().min(1),
+    classes: z.array(z.number().int().nonnegative()).min(1),
+    modelDigest: DigestSchema.optional(),
+    digest: DigestSchema.optional(),
+    imageShape: ImageShapeSchema.optional(),
+    dataset: z.object({ imageShape: ImageShapeSchema }).loose().optional(),
+    limits: z.object({ maxCount: z.number().int().positive().optional() }).loose().optional(),
+    maxCount: z.number().int().positive().optional(),
+    packetFormatVersion: z.number().int().optional(),
+  })
+  .loose();
+
+export async function fetchNetworkInfo(
+  endpoint: Endpoint,
+  opts: RetryOptions = {},
+): Promise<NetworkInfo> {
+  const { body } = await getWithRetry(endpoint, '/v1/network', opts);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw new EndpointError('format', endpoint.url, 'GET /v1/network did not return JSON');
+  }
+  const parsed = NetworkInfoSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new EndpointError(
+      'format',
+      endpoint.url,
+      `GET /v1/network: invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+    );
+  }
+  const d = parsed.data;
+  const modelDigest = d.modelDigest ?? d.digest;
+  const imageShape = d.imageShape ?? d.dataset?.imageShape;
+  if (!modelDigest)
+    throw new EndpointError('format', endpoint.url, 'GET /v1/network names no model digest');
+  if (!imageShape)
+    throw new EndpointError('format', endpoint.url, 'GET /v1/network names no image shape');
+  if (d.packetFormatVersion !== undefined && d.packetFormatVersion !== PACKET_FORMAT_VERSION) {
+    throw new EndpointError(
+      'format',
+      endpoint.url,
+      `serves packet format version ${d.packetFormatVersion}, this client reads version ${PACKET_FORMAT_VERSION}`,
+    );
+  }
+  return {
+    endpoint: endpoint.url,
+    networkId: d.networkId,
+    classes: [...d.classes],
+    imageShape: [...imageShape] as ImageShape,
+    modelDigest,
+    maxCount: d.maxCount ?? d.limits?.maxCount,
+    packetFormatVersion: d.packetFormatVersion,
+    raw: json,
+  };
+}
+
+export interface PacketRequest {
+  count: number;
+  seed: number;
+  threshold: number;
+  classes?: readonly number[] | undefined;
+  generator?: string | undefined;
+}
+
+export function packetPath(r: PacketRequest): string {
+  const q = new URLSearchParams({
+    count: String(r.count),
+    seed: String(r.seed),
+    threshold: String(r.threshold),
+  });
+  if (r.classes?.length) q.set('classes', r.classes.join(','));
+  if (r.generator) q.set('generator', r.generator);
+  return `/v1/packet?${q.toString()}`;
+}
+
+/**
+ * Check one decoded packet against what we asked for and what `/v1/network` said. Throws an
+ * EndpointError naming the endpoint and the mismatch.
+ */
+export function verifyPacket(packet: Packet, info: NetworkInfo, req: PacketRequest): void {
+  const m = packet.metadata;
+  const at = `packet seed=${req.seed}`;
+  if (m.modelDigest !== info.modelDigest) {
+    throw new EndpointError(
+      'digest-mismatch',
+      info.endpoint,
+      `${at}: model digest ${m.modelDigest.slice(0, 12)}… but /v1/network says ${info.modelDigest.slice(0, 12)}…`,
+    );
+  }
+  if (m.networkId !== info.networkId) {
+    throw new EndpointError(
+      'format',
+      info.endpoint,
+      `${at}: made by network "${m.networkId}" but the endpoint serves "${info.networkId}"`,
+    );
+  }
+  const known = new Set(req.classes?.length ? req.classes : info.classes);
+  const foreign = m.classIds.filter((c) => !known.has(c));
+  if (foreign.length > 0 || new Set(m.classIds).size !== m.classIds.length) {
+    throw new EndpointError(
+      'class-clash',
+      info.endpoint,
+      `${at}: class ids [${m.classIds.join(',')}] are not distinct ids of the network's classes [${[...known].join(',')}]`,
+    );
+  }
+  if (packet.imageShape.join('x') !== info.imageShape.join('x')) {
+    throw new EndpointError(
+      'shape-mismatch',
+      info.endpoint,
+      `${at}: images are ${packet.imageShape.join('x')} but the network's are ${info.imageShape.join('x')}`,
+    );
+  }
+  if (
+    m.seed !== req.seed ||
+    m.requested !== req.count ||
+    Math.abs(m.threshold - req.threshold) > 1e-9
+  ) {
+    throw new EndpointError(
+      'format',
+      info.endpoint,
+      `${at}: answers a different request (seed ${m.seed}, count ${m.requested}, threshold ${m.threshold}); a cache may be misconfigured`,
+    );
+  }
+  for (let i = 0; i < packet.softLabels.length; i++) {
+    const v = packet.softLabels[i]!;
+    if (!(v >= 0 && v <= 1.0001)) {
+      throw new EndpointError(
+        'format',
+        info.endpoint,
+        `${at}: soft label ${v} at index ${i} is not a probability`,
+      );
+    }
+  }
+}
+
+/** Fetch, decode and verify one packet. */
+export async function fetchPacket(
+  endpoint: Endpoint,
+  info: NetworkInfo,
+  req: PacketRequest,
+  opts: RetryOptions = {},
+): Promise<Packet> {
+  const path = packetPath(req);
+  const { body } = await getWithRetry(endpoint, path, { ...opts, seed: req.seed });
+  let packet: Packet;
+  try {
+    packet = decodePacket(body);
+  } catch (e) {
+    if (e instanceof PacketFormatError) {
+      throw new EndpointError('format', endpoint.url, `GET ${path}: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+  verifyPacket(packet, info, req);
+  return packet;
+}
+
+/** All samples one network shared, concatenated in chunk order. */
+export interface PacketSet {
+  endpoint: string;
+  networkId: string;
+  modelDigest: string;
+  classIds: number[];
+  imageShape: ImageShape;
+  count: number;
+  images: Uint8Array;
+  /** [count, classIds.length] */
+  softLabels: Float32Array;
+  /** One entry per fetched chunk. */
+  chunks: { seed: number; requested: number; kept: number }[];
+}
+
+export interface FetchSetOptions extends RetryOptions {
+  /** Samples wanted after the threshold. */
+  samples: number;
+  /** Requested generations per chunk (capped by the endpoint's maxCount). Default 500. */
+  chunkSize?: number;
+  /** Chunk i uses seed deriveSeed(seed, `chunk-i`). */
+  seed: number;
+  threshold?: number;
+  classes?: readonly number[] | undefined;
+  generator?: string | undefined;
+  /** Requests in flight at once, for this endpoint. Default 4. */
+  concurrency?: number;
+  /** Give up when this many chunks did not yield `samples` (e.g. a threshold nothing passes). */
+  maxChunks?: number;
+  onProgress?: (p: { endpoint: string; kept: number; wanted: number; chunks: number }) => void;
+}
+
+export function chunkSeed(seed: number, index: number): number {
+  return deriveSeed(seed, `chunk-${index}`);
+}
+
+/**
+ * Fetch `samples` verified samples from one endpoint as seeded chunks, at most `concurrency`
+ * in flight. When a threshold drops samples, more chunks are fetched in waves sized by the
+ * keep ratio seen so far. The result depends only on the endpoint's model and the options:
+ * chunks are taken in index order and the tail is cut to exactly `samples`.
+ */
+export async function fetchPacketSet(
+  endpoint: Endpoint,
+  info: NetworkInfo,
+  opts: FetchSetOptions,
+): Promise<PacketSet> {
+  const chunkSize = Math.min(opts.chunkSize ?? 500, info.maxCount ?? Number.POSITIVE_INFINITY);
+  const threshold = opts.threshold ?? 0;
+  const concurrency = opts.concurrency ?? 4;
+  const maxChunks = opts.maxChunks ?? Math.max(20, Math.ceil(opts.samples / chunkSize) * 20);
+  const packets: Packet[] = [];
+  let kept = 0;
+  let requested = 0;
+  while (kept < opts.samples) {
+    const remaining = opts.samples - kept;
+    const ratio = requested === 0 ? 1 : Math.max(kept / requested, 0.02);
+    let wave = Math.ceil(remaining / (chunkSize * ratio) / (requested === 0 ? 1 : 0.9));
+    wave = Math.min(wave, maxChunks - packets.length);
+    if (wave <= 0) {
+      throw new EndpointError(
+        'bad-request',
+        endpoint.url,
+        `only ${kept} of ${opts.samples} samples passed threshold ${threshold} in ${packets.length} chunks`,
+        { hint: 'lower the threshold, or ask for fewer samples' },
+      );
+    }
+    const start = packets.length;
+    const reqs = Array.from({ length: wave }, (_, j) => ({
+      count: chunkSize,
+      seed: chunkSeed(opts.seed, start + j),
+      threshold,
+      classes: opts.classes,
+      generator: opts.generator,
+    }));
+    let waveKept = 0;
+    const got = await mapPool(reqs, concurrency, async (req) => {
+      const p = await fetchPacket(endpoint, info, req, opts);
+      waveKept += p.metadata.kept;
+      opts.onProgress?.({
+        endpoint: endpoint.url,
+        kept: Math.min(kept + waveKept, opts.samples),
+        wanted: opts.samples,
+        chunks: packets.length + 1,
+      });
+      return p;
+    });
+    for (const p of got) {
+      packets.push(p);
+      kept += p.metadata.kept;
+      requested += p.metadata.requested;
+    }
+  }
+  return concatPackets(endpoint.url, info, packets, opts.samples);
+}
+
+function concatPackets(
+  endpoint: string,
+  info: NetworkInfo,
+  packets: Packet[],
+  limit: number,
+): PacketSet {
+  const classIds = [...(packets[0]?.metadata.classIds ?? info.classes)];
+  const [h, w, c] = info.imageShape;
+  const px = h * w * c;
+  const k = classIds.length;
+  const images = new Uint8Array(limit * px);
+  const softLabels = new Float32Array(limit * k);
+  let n = 0;
+  const chunks: PacketSet['chunks'] = [];
+  for (const p of packets) {
+    chunks.push({ seed: p.metadata.seed, requested: p.metadata.requested, kept: p.metadata.kept });
+    const cols = p.metadata.classIds.map((id) => classIds.indexOf(id));
+    if (cols.some((i) => i < 0)) {
+      throw new EndpointError(
+        'class-clash',
+        endpoint,
+        `packet seed=${p.metadata.seed} has class ids [${p.metadata.classIds.join(',')}], other chunks [${classIds.join(',')}]`,
+      );
+    }
+    const take = Math.min(p.metadata.kept, limit - n);
+    images.set(p.images.subarray(0, take * px), n * px);
+    const pk = p.metadata.classIds.length;
+    for (let i = 0; i < take; i++) {
+      for (let j = 0; j < pk; j++) softLabels[(n + i) * k + cols[j]!] = p.softLabels[i * pk + j]!;
+    }
+    n += take;
+  }
+  return {
+    endpoint,
+    networkId: info.networkId,
+    modelDigest: info.modelDigest,
+    classIds,
+    imageShape: info.imageShape,
+    count: n,
+    images: images.subarray(0, n * px),
+    softLabels: softLabels.subarray(0, n * k),
+    chunks,
+  };
+}

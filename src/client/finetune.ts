@@ -1,0 +1,192 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { Manifest } from '../core/manifest';
+import { buildClassifier } from '../core/models';
+import { createRng, permutation } from '../core/rng';
+import { ClientError } from './errors';
+import type { MergedSet } from './merge';
+
+/**
+ * The fine-tuning schedule (the paper gives none; this is ours):
+ * - start from the target classifier with its softmax head widened to the union of classes:
+ *   every layer's weights copied, the known classes' head columns copied, the new columns
+ *   freshly (seeded Glorot) initialised with zero bias;
+ * - all layers trainable; Adam (beta1 0.9, beta2 0.999), batch 64;
+ * - learning rate: cosine decay from `learningRate` (default 1e-3) to learningRate/20 over
+ *   all steps;
+ * - loss: cross-entropy against the soft targets (the generating network's class
+ *   probabilities placed into the union's columns): -sum_k t_k log p_k, batch mean.
+ *   This is distillation of each network's output on its own generated data.
+ */
+export interface FinetuneSchedule {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Final learning rate as a fraction of the first. */
+  finalFraction: number;
+}
+
+export const DEFAULT_SCHEDULE: FinetuneSchedule = {
+  epochs: 5,
+  batchSize: 64,
+  learningRate: 1e-3,
+  finalFraction: 0.05,
+};
+
+/**
+ * A copy of `source` (columns = `sourceClasses`) with its head widened to `unionClasses`.
+ * The new model is built from the manifest's architecture; weights are copied by layer name.
+ */
+export function widenClassifier(
+  source: tfl.LayersModel,
+  manifest: Pick<Manifest, 'architecture' | 'dataset'>,
+  sourceClasses: readonly number[],
+  unionClasses: readonly number[],
+  seed: number,
+): tfl.LayersModel {
+  const { model } = buildClassifier({
+    imageShape: manifest.dataset.imageShape,
+    numClasses: unionClasses.length,
+    filters: manifest.architecture.classifierFilters,
+    denseUnits: manifest.architecture.denseUnits,
+    seed,
+  });
+  const srcLayers = source.layers.filter((l) => l.getWeights().length > 0);
+  const dstLayers = model.layers.filter((l) => l.getWeights().length > 0);
+  if (srcLayers.length !== dstLayers.length) {
+    throw new ClientError(
+      `target classifier has ${srcLayers.length} weighted layers, the architecture in its manifest ${dstLayers.length}`,
+    );
+  }
+  for (let i = 0; i < dstLayers.length - 1; i++) {
+    const from = srcLayers[i]!.getWeights();
+    const to = dstLayers[i]!;
+    const shapesOk = from.every((w, j) => w.shape.join() === to.getWeights()[j]?.shape.join());
+    if (!shapesOk) {
+      throw new ClientError(
+        `layer ${srcLayers[i]!.name} of the target classifier does not match its manifest's architecture`,
+      );
+    }
+    to.setWeights(from);
+  }
+  const head = dstLayers.at(-1)!;
+  const [srcKernel, srcBias] = srcLayers.at(-1)!.getWeights() as [tf.Tensor2D, tf.Tensor1D];
+  const [dstKernel] = head.getWeights() as [tf.Tensor2D, tf.Tensor1D];
+  const d = srcKernel.shape[0];
+  const k = sourceClasses.length;
+  const u = unionClasses.length;
+  if (srcKernel.shape[1] !== k) {
+    throw new ClientError(
+      `target head has ${srcKernel.shape[1]} columns, manifest lists ${k} classes`,
+    );
+  }
+  const sk = srcKernel.dataSync();
+  const sb = srcBias.dataSync();
+  const kernel = Float32Array.from(dstKernel.dataSync());
+  const bias = new Float32Array(u);
+  sourceClasses.forEach((c, j) => {
+    const col = unionClasses.indexOf(c);
+    if (col < 0) throw new ClientError(`union of classes lacks the target's class ${c}`);
+    for (let r = 0; r < d; r++) kernel[r * u + col] = sk[r * k + j]!;
+    bias[col] = sb[j]!;
+  });
+  head.setWeights([tf.tensor2d(kernel, [d, u]), tf.tensor1d(bias)]);
+  return model;
+}
+
+export interface EpochInfo {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  seconds: number;
+  imagesPerSecond: number;
+  learningRate: number;
+}
+
+/** Soft-target cross-entropy, batch mean. */
+export function softCrossEntropy(targets: tf.Tensor, probs: tf.Tensor): tf.Scalar {
+  return tf.tidy(
+    () =>
+      tf.neg(
+        tf.mean(tf.sum(tf.mul(targets, tf.log(tf.clipByValue(probs, 1e-7, 1))), -1)),
+      ) as tf.Scalar,
+  );
+}
+
+/** Fine-tune `model` (columns = data.classes) in place on the merged set. */
+export async function finetune(
+  model: tfl.LayersModel,
+  data: MergedSet,
+  opts: Partial<FinetuneSchedule> & {
+    seed: number;
+    onEpoch?: (e: EpochInfo) => void;
+    onBatch?: (b: { epoch: number; batch: number; batches: number; loss: number }) => void;
+    signal?: AbortSignal;
+  },
+): Promise<EpochInfo[]> {
+  const s = { ...DEFAULT_SCHEDULE, ...opts };
+  const [h, w, c] = data.imageShape;
+  const px = h * w * c;
+  const u = data.classes.length;
+  const rng = createRng(opts.seed >>> 0);
+  const optimizer = tf.train.adam(s.learningRate);
+  const setLr = (lr: number) => {
+    (optimizer as unknown as { learningRate: number }).learningRate = lr;
+  };
+  const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  const batches = Math.ceil(data.count / s.batchSize);
+  const totalSteps = Math.max(1, s.epochs * batches);
+  const history: EpochInfo[] = [];
+  let step = 0;
+  try {
+    for (let epoch = 1; epoch <= s.epochs; epoch++) {
+      const t0 = performance.now();
+      const order = permutation(data.count, rng);
+      let sum = 0;
+      let lr = s.learningRate;
+      for (let b = 0; b < batches; b++) {
+        if (opts.signal?.aborted) throw opts.signal.reason;
+        const start = b * s.batchSize;
+        const n = Math.min(s.batchSize, data.count - start);
+        const x = new Float32Array(n * px);
+        const y = new Float32Array(n * u);
+        for (let i = 0; i < n; i++) {
+          const j = order[start + i]!;
+          for (let p = 0; p < px; p++) x[i * px + p] = data.images[j * px + p]! / 255;
+          y.set(data.targets.subarray(j * u, (j + 1) * u), i * u);
+        }
+        const progress = step / totalSteps;
+        lr =
+          s.learningRate *
+          (s.finalFraction + (1 - s.finalFraction) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+        setLr(lr);
+        const xt = tf.tensor4d(x, [n, h, w, c]);
+        const yt = tf.tensor2d(y, [n, u]);
+        const cost = optimizer.minimize(
+          () => softCrossEntropy(yt, model.apply(xt, { training: true }) as tf.Tensor),
+          true,
+          vars,
+        )!;
+        const loss = (await cost.data())[0]!;
+        tf.dispose([xt, yt, cost]);
+        sum += loss * n;
+        step++;
+        opts.onBatch?.({ epoch, batch: b + 1, batches, loss });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const info = {
+        epoch,
+        epochs: s.epochs,
+        loss: sum / Math.max(1, data.count),
+        seconds,
+        imagesPerSecond: data.count / seconds,
+        learningRate: lr,
+      };
+      history.push(info);
+      opts.onEpoch?.(info);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return history;
+}
