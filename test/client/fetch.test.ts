@@ -7,6 +7,7 @@ import {
   getWithRetry,
   mergeSets,
   parseEndpoint,
+  type SoftSet,
 } from '../../src/client';
 import { type FakeEndpoint, type FakeNetwork, startFakeEndpoint } from './fake-endpoint';
 
@@ -224,7 +225,7 @@ describe('fetching packets', () => {
       classes: [4, 5],
       modelDigest: 'c'.repeat(64),
     });
-    const sets = [];
+    const sets: SoftSet[] = [];
     for (const s of [a, b]) {
       const info = await fetchNetworkInfo({ url: s.url }, fast);
       sets.push({
