@@ -246,9 +246,11 @@ export async function fetchPacketSet(
   let requested = 0;
   while (kept < opts.samples) {
     const remaining = opts.samples - kept;
+    // Endpoints that return exactly `count` kept samples give ratio 1; ones that drop
+    // samples below the threshold are asked for more, sized by the keep ratio so far.
     const ratio = requested === 0 ? 1 : Math.max(kept / requested, 0.02);
-    let wave = Math.ceil(remaining / (chunkSize * ratio) / (requested === 0 ? 1 : 0.9));
-    wave = Math.min(wave, maxChunks - packets.length);
+    const need = Math.ceil(remaining / ratio / (requested === 0 ? 1 : 0.9));
+    const wave = Math.min(Math.ceil(need / chunkSize), maxChunks - packets.length);
     if (wave <= 0) {
       throw new EndpointError(
         'bad-request',
@@ -259,7 +261,7 @@ export async function fetchPacketSet(
     }
     const start = packets.length;
     const reqs = Array.from({ length: wave }, (_, j) => ({
-      count: chunkSize,
+      count: Math.max(1, Math.min(chunkSize, need - j * chunkSize)),
       seed: chunkSeed(opts.seed, start + j),
       threshold,
       classes: opts.classes,

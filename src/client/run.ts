@@ -49,6 +49,12 @@ export interface RunClientOptions extends RetryOptions {
   /** Packet requests in flight across all endpoints. Default 4. */
   concurrency?: number;
   generator?: string | undefined;
+  /**
+   * Ask each endpoint for equal per-class quotas (`classes=` all its classes), which is how
+   * "N samples per class" is reached with an unconditional generator: the endpoint keeps
+   * generating until every class (by the classifier's argmax) has its share. Default true.
+   */
+  balanceClasses?: boolean;
   allowOverlap?: boolean;
   schedule?: Partial<FinetuneSchedule>;
   /** Evaluate the target before and the merged classifier after on this set. */
@@ -161,6 +167,7 @@ async function runWithTarget(
         threshold: opts.threshold ?? 0,
         concurrency: perEndpoint,
         generator: opts.generator,
+        classes: opts.balanceClasses === false ? undefined : info.classes,
         ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }),
         onProgress: (p) => emit({ kind: 'download', ...p }),
       };
