@@ -1,0 +1,18 @@
+import { classPriorGenerator } from './class-prior';
+import { GeneratorRegistry } from './registry';
+import { vaeGenerator } from './vae';
+
+export { decodeLatents } from './latent';
+export { GeneratorRegistry } from './registry';
+export type { GeneratorModels, GeneratorPlugin, SampleRequest } from './types';
+
+/** The paper's generator; what `?generator=` defaults to. */
+export const DEFAULT_GENERATOR = vaeGenerator.name;
+
+/**
+ * The built-in generators. To add one: write a `GeneratorPlugin` in this folder and
+ * register it here; routes, packet metadata and the client pick it up by name.
+ */
+export function builtinGenerators(): GeneratorRegistry {
+  return new GeneratorRegistry().register(vaeGenerator).register(classPriorGenerator);
+}

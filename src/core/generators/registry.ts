@@ -1,0 +1,31 @@
+import type { Manifest } from '../manifest';
+import type { GeneratorPlugin } from './types';
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/** Name -> generator plug-in. Built-ins are registered by `./index.ts`. */
+export class GeneratorRegistry {
+  readonly #plugins = new Map<string, GeneratorPlugin>();
+
+  register(plugin: GeneratorPlugin): this {
+    if (!NAME.test(plugin.name)) throw new Error(`generator name ${plugin.name}: use [a-z0-9-]`);
+    if (this.#plugins.has(plugin.name)) {
+      throw new Error(`generator ${plugin.name} is already registered`);
+    }
+    this.#plugins.set(plugin.name, plugin);
+    return this;
+  }
+
+  get(name: string): GeneratorPlugin | undefined {
+    return this.#plugins.get(name);
+  }
+
+  names(): string[] {
+    return [...this.#plugins.keys()];
+  }
+
+  /** The generators this network can offer, in registration order. */
+  availableFor(manifest: Manifest): GeneratorPlugin[] {
+    return [...this.#plugins.values()].filter((p) => p.unavailableReason(manifest) === undefined);
+  }
+}

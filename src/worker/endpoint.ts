@@ -1,0 +1,131 @@
+import { builtinGenerators, DEFAULT_GENERATOR, type GeneratorRegistry } from '../core/generators';
+import { sha256Hex } from '../core/manifest';
+import type { LoadedNetwork } from '../core/model-folder';
+import { encodePacket, PACKET_FORMAT_VERSION, type PacketMetadata } from '../core/packet';
+import { DEFAULT_LIMITS, type Limits } from './limits';
+import { type SampleParams, type SampleSet, sampleFiltered } from './sampling';
+
+/** Bumped when the same inputs would give different packet bytes: part of every ETag. */
+export const ENDPOINT_VERSION = 1;
+
+/** A loaded network with everything a request needs. */
+export interface Endpoint {
+  net: LoadedNetwork;
+  generators: GeneratorRegistry;
+  limits: Limits;
+  /** Which conv kernels run ('fast' or 'stock'): they may change the last bits of outputs. */
+  kernels: string;
+}
+
+export function createEndpoint(
+  net: LoadedNetwork,
+  opts: { limits?: Partial<Limits>; generators?: GeneratorRegistry; kernels?: string } = {},
+): Endpoint {
+  return {
+    net,
+    generators: opts.generators ?? builtinGenerators(),
+    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    kernels: opts.kernels ?? 'stock',
+  };
+}
+
+export interface PacketParams extends SampleParams {
+  generator: string;
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Run generation jobs one at a time: tfjs state is global and the output must not interleave. */
+export function serialized<T>(job: () => Promise<T>): Promise<T> {
+  const run = queue.then(job, job);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+/** Samples for a request, generated under the global lock. */
+export function generate(ep: Endpoint, p: PacketParams): Promise<SampleSet> {
+  const plugin = ep.generators.get(p.generator);
+  if (!plugin) throw new Error(`generator ${p.generator} is not registered`);
+  return serialized(() => sampleFiltered(ep.net, plugin, p, ep.limits));
+}
+
+/** Strong ETag of the packet these parameters produce: known before generating it. */
+export async function packetEtag(ep: Endpoint, p: PacketParams): Promise<string> {
+  const plugin = ep.generators.get(p.generator);
+  const key = JSON.stringify({
+    endpoint: ENDPOINT_VERSION,
+    format: PACKET_FORMAT_VERSION,
+    digest: ep.net.digest,
+    generator: p.generator,
+    generatorVersion: plugin?.version ?? 0,
+    kernels: ep.kernels,
+    batch: ep.limits.batchSize,
+    attempts: ep.limits.maxAttemptsPerSample,
+    count: p.count,
+    seed: p.seed,
+    threshold: p.threshold,
+    classes: p.classes ? [...p.classes].sort((a, b) => a - b) : null,
+  });
+  return `"${(await sha256Hex(new TextEncoder().encode(key))).slice(0, 40)}"`;
+}
+
+export async function buildPacket(
+  ep: Endpoint,
+  p: PacketParams,
+): Promise<{ bytes: Uint8Array; metadata: PacketMetadata }> {
+  const set = await generate(ep, p);
+  const { manifest } = ep.net;
+  const metadata: PacketMetadata = {
+    formatVersion: PACKET_FORMAT_VERSION,
+    networkId: manifest.networkId,
+    classIds: [...manifest.classes],
+    generator: p.generator,
+    modelDigest: ep.net.digest,
+    seed: p.seed,
+    threshold: p.threshold,
+    requested: p.count,
+    generated: set.generated,
+    kept: set.kept,
+    perClass: set.perClass,
+  };
+  const bytes = encodePacket({
+    metadata,
+    images: set.images,
+    imageShape: manifest.dataset.imageShape,
+    softLabels: set.softLabels,
+  });
+  return { bytes, metadata };
+}
+
+/** The public part of the manifest, as `GET /v1/network` returns it. */
+export function publicNetwork(ep: Endpoint) {
+  const m = ep.net.manifest;
+  return {
+    networkId: m.networkId,
+    dataset: m.dataset.name,
+    imageShape: m.dataset.imageShape,
+    classes: m.classes,
+    modelDigest: ep.net.digest,
+    packetFormatVersion: PACKET_FORMAT_VERSION,
+    generators: ep.generators.availableFor(m).map((g) => ({
+      name: g.name,
+      description: g.description,
+      version: g.version,
+      targetsClasses: g.targetsClasses,
+    })),
+    defaultGenerator: defaultGenerator(ep),
+    variant: m.variant,
+    training: {
+      heldOutAccuracy: m.training.heldOutAccuracy,
+      perClassAccuracy: m.training.perClassAccuracy,
+    },
+    limits: ep.limits,
+  };
+}
+
+export function defaultGenerator(ep: Endpoint): string {
+  const available = ep.generators.availableFor(ep.net.manifest).map((g) => g.name);
+  return available.includes(DEFAULT_GENERATOR)
+    ? DEFAULT_GENERATOR
+    : (available[0] ?? DEFAULT_GENERATOR);
+}

@@ -1,0 +1,46 @@
+import { startNodeEndpoint } from './node-entry';
+import { startWorkerdEndpoint } from './workerd-local';
+
+export type EndpointRuntime = 'workerd' | 'node';
+
+export interface LocalEndpointOptions {
+  /** A model folder (models/<network>/ or any exported network). */
+  modelDir: string;
+  /** 'node' (in this process, the default) or 'workerd' (wrangler's local runtime). */
+  runtime?: EndpointRuntime;
+  /** 0 or absent: a free port. */
+  port?: number;
+  /** Bearer token the endpoint requires; absent: open. */
+  token?: string;
+}
+
+export interface LocalEndpoint {
+  /** Base URL, e.g. http://127.0.0.1:8787 (no trailing slash). */
+  url: string;
+  networkId: string;
+  runtime: EndpointRuntime;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Start one endpoint for one model folder on 127.0.0.1 and resolve once it answers
+ * /healthz with the network loaded. Rejects, naming the file, for a tampered or malformed
+ * model. Node-only (it starts servers); several can run side by side.
+ */
+export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<LocalEndpoint> {
+  const runtime = opts.runtime ?? 'node';
+  if (runtime === 'node') {
+    const ep = await startNodeEndpoint({
+      modelDir: opts.modelDir,
+      port: opts.port ?? 0,
+      token: opts.token,
+    });
+    return { url: ep.url, networkId: ep.endpoint.net.manifest.networkId, runtime, stop: ep.stop };
+  }
+  const ep = await startWorkerdEndpoint({
+    modelDir: opts.modelDir,
+    port: opts.port ?? 0,
+    token: opts.token,
+  });
+  return { ...ep, runtime };
+}

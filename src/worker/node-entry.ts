@@ -1,0 +1,47 @@
+import { type ServerType, serve } from '@hono/node-server';
+import { initWasmBackend } from '../core/backend-node';
+import { loadNetwork } from '../core/model-folder';
+import { folderReader } from '../node/fs-atomic';
+import { createApp } from './app';
+import { createEndpoint, type Endpoint } from './endpoint';
+
+/**
+ * The Node entry (the embedded default): the same Hono app as the Worker, on the tfjs wasm
+ * backend with the fast kernels, served by @hono/node-server. Node-only.
+ */
+export interface NodeEndpointOptions {
+  modelDir: string;
+  port?: number;
+  host?: string;
+  /** Bearer token; none leaves the endpoint open. */
+  token?: string | undefined;
+}
+
+/** Load and verify the network (throws ModelFolderError naming a bad file), then listen. */
+export async function startNodeEndpoint(
+  opts: NodeEndpointOptions,
+): Promise<{ url: string; endpoint: Endpoint; stop: () => Promise<void> }> {
+  await initWasmBackend();
+  const endpoint = createEndpoint(await loadNetwork(folderReader(opts.modelDir)), {
+    kernels: 'fast',
+  });
+  const app = createApp({ endpoint: async () => endpoint, token: () => opts.token });
+  const host = opts.host ?? '127.0.0.1';
+  const { server, port } = await new Promise<{ server: ServerType; port: number }>(
+    (resolve, reject) => {
+      const server = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, (info) =>
+        resolve({ server, port: info.port }),
+      );
+      server.once('error', reject);
+    },
+  );
+  return {
+    url: `http://${host}:${port}`,
+    endpoint,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}

@@ -1,0 +1,15 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../app';
+import type { Endpoint } from '../endpoint';
+
+/** `GET /healthz`: open even when a token is set; 503 when the network failed to load. */
+export function healthRoutes(load: (env: unknown) => Promise<Endpoint>) {
+  return new Hono<AppEnv>().get('/healthz', async (c) => {
+    const ep = await load(c.env);
+    return c.json({
+      status: 'ok',
+      networkId: ep.net.manifest.networkId,
+      modelDigest: ep.net.digest,
+    });
+  });
+}

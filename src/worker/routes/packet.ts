@@ -1,0 +1,74 @@
+import { zValidator } from '@hono/zod-validator';
+import { Hono } from 'hono';
+import { PACKET_MEDIA_TYPE } from '../../core/packet';
+import type { AppEnv } from '../app';
+import { buildPacket, type PacketParams, packetEtag } from '../endpoint';
+import { apiError } from '../errors';
+import { onInvalid, PacketQuerySchema, randomSeed, resolveParams } from '../query';
+import { BudgetExhaustedError } from '../sampling';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+/** Whether an If-None-Match header matches a strong ETag. */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header
+    .split(',')
+    .map((t) => t.trim().replace(/^W\//, ''))
+    .some((t) => t === '*' || t === etag);
+}
+
+/** The query that reproduces a packet, seed included. */
+export function canonicalQuery(p: PacketParams): string {
+  const q = new URLSearchParams({
+    count: String(p.count),
+    seed: String(p.seed),
+    threshold: String(p.threshold),
+    generator: p.generator,
+  });
+  if (p.classes) q.set('classes', [...p.classes].sort((a, b) => a - b).join(','));
+  return q.toString();
+}
+
+/** Budget exhaustion is the request's fault (threshold/classes too demanding): 422. */
+export function budgetError(e: unknown): never {
+  if (e instanceof BudgetExhaustedError) {
+    throw apiError(422, 'budget_exhausted', e.message, { detail: { detail: e.detail } });
+  }
+  throw e;
+}
+
+/** `GET /v1/packet`: a safetensors knowledge packet of exactly `count` kept samples. */
+export const packetRoutes = new Hono<AppEnv>().get(
+  '/packet',
+  zValidator('query', PacketQuerySchema, onInvalid),
+  async (c) => {
+    const ep = c.get('endpoint');
+    const p = resolveParams(
+      ep,
+      c.req.valid('query'),
+      { count: ep.limits.defaultCount, maxCount: ep.limits.maxCount },
+      randomSeed,
+    );
+    const etag = await packetEtag(ep, p);
+    const cache = p.seedGiven ? IMMUTABLE : 'no-store';
+    const headers: Record<string, string> = {
+      etag,
+      'cache-control': cache,
+      'x-packet-seed': String(p.seed),
+      'content-location': `/v1/packet?${canonicalQuery(p)}`,
+    };
+    if (etagMatches(c.req.header('if-none-match'), etag)) {
+      return c.body(null, 304, headers);
+    }
+    const { bytes, metadata } = await buildPacket(ep, p).catch(budgetError);
+    const name = `${metadata.networkId}-${p.generator}-n${p.count}-t${p.threshold}-s${p.seed}.safetensors`;
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      ...headers,
+      'content-type': PACKET_MEDIA_TYPE,
+      'content-disposition': `attachment; filename="${name}"`,
+      'x-packet-generated': String(metadata.generated),
+      'x-packet-kept': String(metadata.kept),
+    });
+  },
+);

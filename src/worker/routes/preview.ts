@@ -1,0 +1,92 @@
+import { zValidator } from '@hono/zod-validator';
+import { Hono } from 'hono';
+import { encodePng } from '../../core/png';
+import type { AppEnv } from '../app';
+import { generate, packetEtag } from '../endpoint';
+import { onInvalid, PreviewQuerySchema, randomSeed, resolveParams } from '../query';
+import type { SampleSet } from '../sampling';
+import { budgetError, etagMatches } from './packet';
+
+const PAD = 2;
+const MAX_COLUMNS = 16;
+
+/**
+ * Lay samples out in a grid, grouped by predicted class: each class starts a new row (in
+ * the network's class order); a class with more than `columns` samples wraps.
+ */
+export function previewGrid(
+  set: SampleSet,
+  imageShape: readonly [number, number, number],
+  classes: readonly number[],
+  columns: number,
+): { png: Uint8Array; rows: string } {
+  const [h, w, c] = imageShape;
+  const outC = c === 3 || c === 4 ? c : 1;
+  const byClass = classes.map((_, k) => {
+    const idx: number[] = [];
+    for (let i = 0; i < set.kept; i++) if (set.predicted[i] === k) idx.push(i);
+    return idx;
+  });
+  const layout: { classId: number; items: number[] }[] = [];
+  byClass.forEach((idx, k) => {
+    for (let s = 0; s < idx.length; s += columns) {
+      layout.push({ classId: classes[k]!, items: idx.slice(s, s + columns) });
+    }
+  });
+  const rows = Math.max(1, layout.length);
+  const width = columns * (w + PAD) + PAD;
+  const height = rows * (h + PAD) + PAD;
+  const out = new Uint8Array(width * height * outC).fill(96);
+  layout.forEach((row, r) => {
+    row.items.forEach((i, col) => {
+      const x0 = PAD + col * (w + PAD);
+      const y0 = PAD + r * (h + PAD);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const src = ((i * h + y) * w + x) * c;
+          const dst = ((y0 + y) * width + x0 + x) * outC;
+          for (let ch = 0; ch < outC; ch++) out[dst + ch] = set.images[src + ch]!;
+        }
+      }
+    });
+  });
+  return {
+    png: encodePng(out, width, height, outC as 1 | 3 | 4),
+    rows: layout.map((r) => `${r.classId}:${r.items.length}`).join(','),
+  };
+}
+
+/** `GET /v1/preview.png`: generated samples as a PNG grid, one row group per predicted class. */
+export const previewRoutes = new Hono<AppEnv>().get(
+  '/preview.png',
+  zValidator('query', PreviewQuerySchema, onInvalid),
+  async (c) => {
+    const ep = c.get('endpoint');
+    const p = resolveParams(
+      ep,
+      c.req.valid('query'),
+      { count: ep.limits.defaultPreviewCount, maxCount: ep.limits.maxPreviewCount },
+      randomSeed,
+    );
+    const etag = `"png-${(await packetEtag(ep, p)).slice(1)}`;
+    const headers: Record<string, string> = {
+      etag,
+      'cache-control': p.seedGiven ? 'public, max-age=31536000, immutable' : 'no-store',
+      'x-packet-seed': String(p.seed),
+    };
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
+    const set = await generate(ep, p).catch(budgetError);
+    const columns = Math.min(MAX_COLUMNS, Math.max(1, Math.ceil(Math.sqrt(p.count))));
+    const { png, rows } = previewGrid(
+      set,
+      ep.net.manifest.dataset.imageShape,
+      ep.net.manifest.classes,
+      columns,
+    );
+    return c.body(png as Uint8Array<ArrayBuffer>, 200, {
+      ...headers,
+      'content-type': 'image/png',
+      'x-preview-rows': rows,
+    });
+  },
+);

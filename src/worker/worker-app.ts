@@ -1,0 +1,40 @@
+import type { ExecutionContext } from 'hono';
+import { loadNetwork } from '../core/model-folder';
+import { createApp } from './app';
+import { initWorkerdBackend } from './backend-workerd';
+import { createEndpoint, type Endpoint } from './endpoint';
+
+export interface ModelBundle {
+  networkId: string;
+  /** Model folder files (relative path -> bytes), bundled as Data modules: never served. */
+  files: Record<string, ArrayBuffer>;
+}
+
+/**
+ * The Worker for one network: the network is loaded (and every sha256 checked) on the first
+ * request of an isolate; a failure answers every request with 503 naming the bad file.
+ */
+export interface WorkerHandler {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>;
+}
+
+export function createWorker(bundle: ModelBundle): WorkerHandler {
+  let endpoint: Promise<Endpoint> | undefined;
+  const load = async (): Promise<Endpoint> => {
+    await initWorkerdBackend();
+    const net = await loadNetwork(async (path) => {
+      const bytes = bundle.files[path];
+      if (!bytes) throw new Error(`${path} is not in the Worker bundle`);
+      return new Uint8Array(bytes);
+    });
+    return createEndpoint(net, { kernels: 'fast' });
+  };
+  const app = createApp({
+    endpoint: () => {
+      endpoint ??= load();
+      return endpoint;
+    },
+    token: (env) => (env as Partial<Env> | undefined)?.AUTH_TOKEN || undefined,
+  });
+  return { fetch: (request, env, ctx) => app.fetch(request, env, ctx) };
+}

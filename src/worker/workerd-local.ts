@@ -1,0 +1,48 @@
+import { prepareWorkerBundle } from './worker-bundle';
+
+/** Keep wrangler off the network in everything that starts it. */
+export function quietWrangler(): void {
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
+  process.env.WRANGLER_SEND_METRICS = 'false';
+}
+
+/**
+ * Serve a model folder in workerd through wrangler's `unstable_startWorker` (local mode, no
+ * account, no network). Resolves once /healthz answers 200; a model that fails to load
+ * (e.g. a tampered weights file) stops the worker and rejects with the endpoint's message.
+ */
+export async function startWorkerdEndpoint(opts: {
+  modelDir: string;
+  port?: number;
+  token?: string | undefined;
+}): Promise<{ url: string; networkId: string; stop: () => Promise<void> }> {
+  quietWrangler();
+  const bundle = await prepareWorkerBundle(opts.modelDir);
+  const { unstable_startWorker } = await import('wrangler');
+  const worker = await unstable_startWorker({
+    config: bundle.configPath,
+    bindings: opts.token ? { AUTH_TOKEN: { type: 'secret_text', value: opts.token } } : {},
+    dev: {
+      server: { hostname: '127.0.0.1', port: opts.port ?? 0 },
+      inspector: false,
+      watch: false,
+      remote: false,
+      persist: false,
+      logLevel: 'warn',
+    },
+  });
+  const stop = () => worker.dispose();
+  try {
+    await worker.ready;
+    const url = (await worker.url).origin;
+    const res = await fetch(`${url}/healthz`);
+    if (res.status !== 200) {
+      const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+      throw new Error(body.error?.message ?? `healthz answered ${res.status}`);
+    }
+    return { url, networkId: bundle.networkId, stop };
+  } catch (e) {
+    await stop().catch(() => undefined);
+    throw e;
+  }
+}
