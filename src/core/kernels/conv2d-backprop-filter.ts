@@ -6,13 +6,18 @@ import {
   free,
   gemm,
   type KernelInputs,
+  run,
   type Wasm,
 } from './wasm-util';
 
 /**
- * Conv2DBackpropFilter (missing on stock wasm): dW = P^T . dy, where P^T is the transposed
- * im2col of x ([KH*KW*Ci, N*OH*OW], built in JS) and dy is [N*OH*OW, Co]. The product runs on
- * XNNPACK's GEMM and lands directly in the filter layout [KH, KW, Ci, Co].
+ * Conv2DBackpropFilter (missing on stock wasm), two ways, both on XNNPACK:
+ *  - as one convolution with the batch as the reduction axis: input x^T [Ci, H, W, N],
+ *    filter dy^T [OH, OW, N, Co], dilation = the forward stride, output [Ci, KH, KW, Co]
+ *    (then [KH, KW, Ci, Co]). XNNPACK's indirection buffer avoids any im2col copy;
+ *  - for few filter rows (KH*KW*Ci small, e.g. a 1-channel first layer, where that convolution
+ *    has only KH*KW output pixels per image and tiles badly): dW = P^T . dy with the transposed
+ *    im2col P^T [KH*KW*Ci, N*OH*OW] built in JS and one GEMM.
  */
 export const conv2DBackpropFilter: FastKernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as KernelInputs & { x: TensorInfo; dy: TensorInfo };
@@ -37,7 +42,52 @@ export const conv2DBackpropFilter: FastKernelFunc = ({ inputs, backend, attrs })
   return filterGradient(backend, x, dy, info);
 };
 
+/** Below this many filter rows (KH*KW*Ci) the im2col + GEMM path is faster. */
+const IM2COL_MAX_ROWS = 32;
+
 export function filterGradient(
+  backend: Wasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  // Padding after, so that the big-kernel convolution yields exactly KH x KW outputs.
+  const pb = kh - 1 + (oh - 1) * sh + 1 - h - pt;
+  const pr = kw - 1 + (ow - 1) * sw + 1 - w - pl;
+  const dilated = info.dilationHeight === 1 && info.dilationWidth === 1;
+  if (kh * kw * ci <= IM2COL_MAX_ROWS || pb < 0 || pr < 0 || !dilated) {
+    return im2colGradient(backend, x, dy, info);
+  }
+  const xt = run('Transpose', backend, { x }, { perm: [3, 1, 2, 0] });
+  const dyt = run('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] });
+  const out = run(
+    'Conv2D',
+    backend,
+    { x: xt, filter: dyt },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [pt, pb],
+        [pl, pr],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [sh, sw],
+    },
+  );
+  free(backend, xt);
+  free(backend, dyt);
+  const res = run('Transpose', backend, { x: out }, { perm: [1, 2, 0, 3] });
+  free(backend, out);
+  return res;
+}
+
+export function im2colGradient(
   backend: Wasm,
   x: TensorInfo,
   dy: TensorInfo,
