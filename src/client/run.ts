@@ -36,7 +36,9 @@ export interface RunClientOptions extends RetryOptions {
   /** Network id of the saved folder; default `<target>-merged`. */
   outNetworkId?: string | undefined;
   /** Samples to fetch from each endpoint (after the threshold). */
-  samplesPerNetwork: number;
+  samplesPerNetwork?: number;
+  /** Or: samples per class of each endpoint's network (the paper: 5000); wins when set. */
+  samplesPerClass?: number | undefined;
   /**
    * Samples of the target's own replay set. Taken from an endpoint that serves the target
    * itself (same network id and digest) when one is listed, else generated locally from the
@@ -99,6 +101,12 @@ export async function runClient(opts: RunClientOptions): Promise<RunClientResult
   }
 }
 
+function samplesFor(opts: RunClientOptions, classes: number): number {
+  if (opts.samplesPerClass !== undefined) return opts.samplesPerClass * classes;
+  if (opts.samplesPerNetwork !== undefined) return opts.samplesPerNetwork;
+  throw new ClientError('give samplesPerNetwork or samplesPerClass');
+}
+
 async function runWithTarget(
   target: LoadedNetwork,
   opts: RunClientOptions,
@@ -157,9 +165,8 @@ async function runWithTarget(
   const sets: SoftSet[] = await Promise.all(
     infos.map((info, i) => {
       const isTarget = info.networkId === target.manifest.networkId;
-      const samples = isTarget
-        ? (opts.replaySamples ?? opts.samplesPerNetwork)
-        : opts.samplesPerNetwork;
+      const own = samplesFor(opts, info.classes.length);
+      const samples = isTarget ? (opts.replaySamples ?? own) : own;
       const fo: FetchSetOptions = {
         ...retry,
         samples,
@@ -178,7 +185,7 @@ async function runWithTarget(
     }),
   );
   const served = infos.some((i) => i.networkId === target.manifest.networkId);
-  const replaySamples = opts.replaySamples ?? opts.samplesPerNetwork;
+  const replaySamples = opts.replaySamples ?? samplesFor(opts, target.manifest.classes.length);
   if (!served && replaySamples > 0) {
     const replay = await generateReplaySet(target, {
       samples: replaySamples,
