@@ -176,6 +176,7 @@ interface Rates {
   decoder_infer_img_s: number;
 }
 
+/** Images per second from the median step time (the machine is shared: medians resist noise). */
 async function timeIt(
   warmup: number,
   steps: number,
@@ -183,9 +184,19 @@ async function timeIt(
   step: (i: number) => Promise<void>,
 ): Promise<number> {
   for (let i = 0; i < warmup; i++) await step(i);
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await step(warmup + i);
-  return (images * steps) / ((performance.now() - t0) / 1000);
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    await step(warmup + i);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const mid = times.length >> 1;
+  const median =
+    times.length % 2 === 1
+      ? (times[mid] as number)
+      : ((times[mid - 1] as number) + (times[mid] as number)) / 2;
+  return images / (median / 1000);
 }
 
 async function profile(label: string, f: () => Promise<void>): Promise<void> {
@@ -329,7 +340,7 @@ async function main(): Promise<void> {
   const cpu = os.cpus();
   const machine = `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, Node ${process.version}`;
   const command = `npm run bench:train -- ${process.argv.slice(2).join(' ')}`.trim();
-  const meta = `batch ${flags.batch} (inference ${flags.inferBatch}), ${flags.warmup} warm-up + ${flags.steps} timed steps, wasm backend, ${wasmThreads()} thread(s)`;
+  const meta = `batch ${flags.batch} (inference ${flags.inferBatch}), ${flags.warmup} warm-up + ${flags.steps} timed steps (median), wasm backend, ${wasmThreads()} thread(s)`;
   const tbl = table(results);
   console.log(`\n${machine}\n${meta}\n\n${tbl}\n`);
   if (flags.write) {

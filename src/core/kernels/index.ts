@@ -2,6 +2,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { makeBatchMatMul } from './batch-matmul';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input';
+import { makeSum } from './sum';
 import { overrideKernel } from './wasm-util';
 
 /**
@@ -14,4 +15,5 @@ export function registerFastKernels(): void {
   overrideKernel('Conv2DBackpropFilter', () => conv2DBackpropFilter);
   overrideKernel('Conv2DBackpropInput', makeConv2DBackpropInput);
   overrideKernel('BatchMatMul', makeBatchMatMul);
+  overrideKernel('Sum', makeSum);
 }

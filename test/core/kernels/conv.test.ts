@@ -147,3 +147,31 @@ describe('BatchMatMul on wasm matches cpu', () => {
     expect(maxRelErr(wasm[1]!, cpu[1]!)).toBeLessThan(1e-5);
   });
 });
+
+describe('Sum on wasm matches cpu', () => {
+  it.each([
+    [[6, 5, 4, 3], [0, 1, 2], false],
+    [[6, 5, 4, 3], [0, 1, 2], true],
+    [[6, 5, 4, 3], [0], false],
+    [[6, 5, 4, 3], [1, 2], false],
+    [[6, 5], [1], true],
+    [[7], [0], false],
+  ] as const)('shape %j axes %j keepDims %s', async (shape, axes, keepDims) => {
+    const x = data(
+      shape.reduce((p, q) => p * q, 1),
+      41,
+    );
+    const run = () => tf.sum(tf.tensor(x, [...shape]), [...axes], keepDims);
+    const cpu = await on('cpu', run);
+    const before = tf.memory().numTensors;
+    const wasm = await on('wasm', run);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(maxRelErr(wasm[0]!, cpu[0]!)).toBeLessThan(1e-5);
+    await tf.setBackend('wasm');
+    const shapeOut = tf.tidy(() => run().shape);
+    await tf.setBackend('cpu');
+    const cpuShape = tf.tidy(() => run().shape);
+    await tf.setBackend('wasm');
+    expect(shapeOut).toEqual(cpuShape);
+  });
+});

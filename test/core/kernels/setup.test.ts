@@ -14,7 +14,7 @@ describe('backend set-up', () => {
   });
 
   it('registerFastKernels is idempotent', async () => {
-    const names = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'];
+    const names = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'Sum'];
     const before = names.map((n) => tf.getKernel(n, 'wasm')?.kernelFunc);
     registerFastKernels();
     registerFastKernels();
