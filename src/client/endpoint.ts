@@ -36,7 +36,7 @@ const NetworkInfoSchema = z
     modelDigest: DigestSchema.optional(),
     digest: DigestSchema.optional(),
     imageShape: ImageShapeSchema.optional(),
-    dataset: z.object({ imageShape: ImageShapeSchema }).loose().optional(),
+    dataset: z.union([z.string(), z.object({ imageShape: ImageShapeSchema }).loose()]).optional(),
     limits: z.object({ maxCount: z.number().int().positive().optional() }).loose().optional(),
     maxCount: z.number().int().positive().optional(),
     packetFormatVersion: z.number().int().optional(),
@@ -65,7 +65,8 @@ export async function fetchNetworkInfo(
   }
   const d = parsed.data;
   const modelDigest = d.modelDigest ?? d.digest;
-  const imageShape = d.imageShape ?? d.dataset?.imageShape;
+  const imageShape =
+    d.imageShape ?? (typeof d.dataset === 'object' ? d.dataset.imageShape : undefined);
   if (!modelDigest)
     throw new EndpointError('format', endpoint.url, 'GET /v1/network names no model digest');
   if (!imageShape)
