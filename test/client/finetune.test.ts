@@ -174,7 +174,9 @@ describe('fine-tuning client on real MNIST', () => {
       test,
       onEvent: (e) => events.push(e.kind),
     });
-    console.log(`target alone ${result.target!.accuracy.toFixed(3)}, merged ${result.merged!.accuracy.toFixed(3)}`);
+    console.log(
+      `target alone ${result.target!.accuracy.toFixed(3)}, merged ${result.merged!.accuracy.toFixed(3)}`,
+    );
     expect(result.classes).toEqual([0, 1, 2, 3, 4, 5]);
     expect(result.sources.map((s) => s.count)).toEqual([1500, 1500]);
     // floor: the target alone knows half the classes
