@@ -12,6 +12,11 @@ export interface LocalEndpointOptions {
   port?: number;
   /** Bearer token the endpoint requires; absent: open. */
   token?: string;
+  /**
+   * workerd only: wait until /healthz answers with the network loaded (default true);
+   * false resolves as soon as workerd listens (the first request then loads the network).
+   */
+  waitUntilLoaded?: boolean;
 }
 
 export interface LocalEndpoint {
@@ -41,6 +46,7 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
     modelDir: opts.modelDir,
     port: opts.port ?? 0,
     token: opts.token,
+    waitUntilLoaded: opts.waitUntilLoaded ?? true,
   });
   return { ...ep, runtime };
 }

@@ -83,6 +83,7 @@ export async function prepareWorkerBundle(
     compatibility_date: COMPATIBILITY_DATE,
     alias: { 'ks-model-bundle': './bundle.js' },
     rules: [{ type: 'Data', globs: ['**/*.bin'], fallthrough: false }],
+    minify: true,
     workers_dev: true,
     vars: {},
   };

@@ -15,6 +15,8 @@ export async function startWorkerdEndpoint(opts: {
   modelDir: string;
   port?: number;
   token?: string | undefined;
+  /** Wait for /healthz (loads the network); false returns as soon as workerd listens. */
+  waitUntilLoaded?: boolean;
 }): Promise<{ url: string; networkId: string; stop: () => Promise<void> }> {
   quietWrangler();
   const bundle = await prepareWorkerBundle(opts.modelDir);
@@ -35,6 +37,7 @@ export async function startWorkerdEndpoint(opts: {
   try {
     await worker.ready;
     const url = (await worker.url).origin;
+    if (opts.waitUntilLoaded === false) return { url, networkId: bundle.networkId, stop };
     const res = await fetch(`${url}/healthz`);
     if (res.status !== 200) {
       const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
