@@ -303,21 +303,36 @@ function table(results: Record<string, Rates>): string {
   return lines.join('\n');
 }
 
-function writeDocs(md: string): void {
+const DOC_HEADING = '## Training (`npm run bench:train`)';
+const DOC_INTRO = [
+  'Images per second on the tfjs wasm backend with the fast kernels (src/core/kernels), MNIST,',
+  "median step time. 'ref' = the reference nets of the training issue; 'ours' = src/core/models.ts",
+  'defaults. The machine is shared with other jobs: the load average is recorded with each run.',
+  'PyTorch 1.13 CPU on the same machine (reference nets): classifier train ~1640, VAE train ~660,',
+  'classifier inference ~3060, decoder inference ~1800 img/s.',
+].join('\n');
+
+/** Replace one `### <key>` block inside the training section (other blocks and sections stay). */
+function writeDocs(key: string, md: string): void {
   const file = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
-  const heading = '## Training (`npm run bench:train`)';
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const section = `${heading}\n\n${md.trim()}\n`;
-  const start = old.indexOf(heading);
-  let next: string;
-  if (start < 0) {
-    next = `${old.trimEnd()}\n\n${section}`;
-  } else {
-    const after = old.indexOf('\n## ', start + heading.length);
-    next = `${old.slice(0, start)}${section}${after < 0 ? '' : `\n${old.slice(after + 1)}`}`;
+  const start = old.indexOf(DOC_HEADING);
+  const after = start < 0 ? -1 : old.indexOf('\n## ', start + DOC_HEADING.length);
+  const body =
+    start < 0 ? '' : old.slice(start + DOC_HEADING.length, after < 0 ? old.length : after + 1);
+  const blocks = new Map<string, string>();
+  for (const part of body.split(/\n(?=### )/).slice(1)) {
+    const title = part.slice(4, part.indexOf('\n') < 0 ? part.length : part.indexOf('\n'));
+    blocks.set(title.trim(), part.trim());
   }
+  blocks.set(key, `### ${key}\n\n${md.trim()}`);
+  const section = `${DOC_HEADING}\n\n${DOC_INTRO}\n\n${[...blocks.values()].join('\n\n')}\n`;
+  const next =
+    start < 0
+      ? `${old.trimEnd()}\n\n${section}`
+      : `${old.slice(0, start)}${section}${after < 0 ? '' : `\n${old.slice(after + 1)}`}`;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+  fs.writeFileSync(file, next);
 }
 
 async function main(): Promise<void> {
@@ -326,6 +341,10 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  const loadBefore = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
   await initWasmBackend({ threads: flags.threads });
   const ds = await readIdxDataset(mnistDir(), 'train');
   const take = Math.min(ds.count, Math.max(flags.batch * 16, flags.inferBatch));
@@ -340,23 +359,25 @@ async function main(): Promise<void> {
   const cpu = os.cpus();
   const machine = `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, Node ${process.version}`;
   const command = `npm run bench:train -- ${process.argv.slice(2).join(' ')}`.trim();
-  const meta = `batch ${flags.batch} (inference ${flags.inferBatch}), ${flags.warmup} warm-up + ${flags.steps} timed steps (median), wasm backend, ${wasmThreads()} thread(s)`;
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
+  const meta = `load average before/after ${loadBefore} -> ${load}; batch ${flags.batch} (inference ${flags.inferBatch}), ${flags.warmup} warm-up + ${flags.steps} timed steps (median), wasm backend, ${wasmThreads()} thread(s)`;
   const tbl = table(results);
   console.log(`\n${machine}\n${meta}\n\n${tbl}\n`);
   if (flags.write) {
+    const key =
+      `${wasmThreads()} thread${wasmThreads() === 1 ? '' : 's'}` +
+      (flags.upsampling ? `, ${flags.upsampling} upsampling` : '');
     writeDocs(
+      key,
       [
         `Command: \`${command}\``,
         '',
         `Machine: ${machine}. Measured ${new Date().toISOString().slice(0, 10)}; ${meta}.`,
-        "'ref' = the reference nets of the training issue; 'ours' = src/core/models.ts defaults" +
-          (flags.upsampling ? ` (decoder upsampling: ${flags.upsampling})` : '') +
-          '. Images per second; the machine is shared, so expect some noise.',
         '',
         tbl,
-        '',
-        'PyTorch 1.13 CPU on the same machine (reference nets): classifier train ~1640,',
-        'VAE train ~660, classifier inference ~3060, decoder inference ~1800 img/s.',
       ].join('\n'),
     );
   }
