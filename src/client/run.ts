@@ -54,7 +54,9 @@ export interface RunClientOptions extends RetryOptions {
   /**
    * Ask each endpoint for equal per-class quotas (`classes=` all its classes), which is how
    * "N samples per class" is reached with an unconditional generator: the endpoint keeps
-   * generating until every class (by the classifier's argmax) has its share. Default true.
+   * generating until every class (by the classifier's argmax) has its share. A generator
+   * that rarely makes some class exhausts the endpoint's attempt budget (HTTP 422), so this
+   * is off by default: samples then follow the generator's own class mix.
    */
   balanceClasses?: boolean;
   allowOverlap?: boolean;
@@ -174,7 +176,7 @@ async function runWithTarget(
         threshold: opts.threshold ?? 0,
         concurrency: perEndpoint,
         generator: opts.generator,
-        classes: opts.balanceClasses === false ? undefined : info.classes,
+        classes: opts.balanceClasses ? info.classes : undefined,
         ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }),
         onProgress: (p) => emit({ kind: 'download', ...p }),
       };

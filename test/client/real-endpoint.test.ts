@@ -81,7 +81,6 @@ describe('client against real local endpoints', () => {
       targetDir: dirB,
       outDir: out,
       samplesPerNetwork: 120,
-      balanceClasses: false,
       seed: 3,
       chunkSize: 64,
       schedule: { epochs: 1, batchSize: 32 },

@@ -1,0 +1,180 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type ClientEvent,
+  type Evaluation,
+  ensemblePredictor,
+  evaluate,
+  modelPredictor,
+  runClient,
+} from '../client';
+import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
+import { type Dataset, loadDataset } from '../data/idx';
+import { folderReader, writeFileAtomic } from '../node/fs-atomic';
+import type { EndpointRuntime } from '../worker/local-endpoint';
+import { withFleet } from './fleet';
+import { textTable } from './stats';
+
+export interface DemoOptions {
+  /** Folder holding one model folder per network (default: models). */
+  modelsDir?: string;
+  /** Which networks (folder names); default: every folder with a manifest.json, sorted. */
+  networks?: readonly string[];
+  /** The network that learns from the others; default: the last one. */
+  target?: string;
+  runtime?: EndpointRuntime;
+  /** PNG grids, the merged network and a summary JSON go here (default runs/start). */
+  outDir?: string;
+  samplesPerClass?: number;
+  threshold?: number;
+  epochs?: number;
+  seed?: number;
+  dataDir?: string;
+  log?: (line: string) => void;
+  onEvent?: (e: ClientEvent) => void;
+}
+
+export interface DemoRow {
+  name: string;
+  classes: number[];
+  accuracy: number;
+  perClass: Evaluation['perClass'];
+  seconds: number;
+}
+
+export interface DemoResult {
+  rows: DemoRow[];
+  previews: string[];
+  mergedDir: string;
+  table: string;
+  seconds: { total: number; fetch: number; finetune: number };
+}
+
+export async function discoverNetworks(modelsDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await readdir(modelsDir, { withFileTypes: true }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    names = [];
+  }
+  const out: string[] = [];
+  for (const n of names.sort()) {
+    try {
+      await readdir(join(modelsDir, n)).then((f) => {
+        if (f.includes('manifest.json')) out.push(n);
+      });
+    } catch {}
+  }
+  return out;
+}
+
+/**
+ * The end-to-end demo behind `npm start`: one local endpoint per network, the client fetches
+ * packets from all of them (the target's own endpoint supplies its replay set), fine-tunes
+ * the target, and everything is evaluated on the real test set: each network alone, the
+ * ensemble, the merged network. Servers are stopped before it returns or throws.
+ */
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? (() => {});
+  const modelsDir = opts.modelsDir ?? 'models';
+  const outDir = opts.outDir ?? join('runs', 'start');
+  const names = opts.networks ?? (await discoverNetworks(modelsDir));
+  if (names.length < 2) {
+    throw new Error(
+      `${modelsDir}: found ${names.length} network folder(s) with a manifest.json; the demo needs at least 2 (train them with npm run train)`,
+    );
+  }
+  const target = opts.target ?? names.at(-1)!;
+  if (!names.includes(target)) throw new Error(`target ${target} is not among ${names.join(', ')}`);
+  const dirs = names.map((n) => join(modelsDir, n));
+  const runtime = opts.runtime ?? 'workerd';
+  const threshold = opts.threshold ?? 0.9;
+  const seed = opts.seed ?? 1;
+  const data = await loadDataset(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir });
+  const test: Dataset = data.test;
+  const mergedDir = join(outDir, `${target}-merged`);
+  log(`starting ${names.length} ${runtime} endpoints: ${names.join(', ')}`);
+  const { result, previews } = await withFleet(dirs, { runtime }, async (fleet) => {
+    for (const m of fleet.members) log(`  ${m.networkId} at ${m.url}`);
+    const previews: string[] = [];
+    for (const m of fleet.members) {
+      const res = await fetch(
+        `${m.url}/v1/preview.png?count=64&seed=${seed}&threshold=${threshold}`,
+      );
+      if (!res.ok) throw new Error(`${m.url}: preview.png answered ${res.status}`);
+      const file = join(outDir, `shared-${m.networkId}.png`);
+      await writeFileAtomic(file, new Uint8Array(await res.arrayBuffer()));
+      previews.push(file);
+    }
+    log(`wrote ${previews.join(', ')}`);
+    const result = await runClient({
+      endpoints: fleet.members.map((m) => ({ url: m.url })),
+      targetDir: join(modelsDir, target),
+      outDir: mergedDir,
+      samplesPerClass: opts.samplesPerClass ?? 300,
+      threshold,
+      seed,
+      chunkSize: 250,
+      concurrency: 2,
+      schedule: { epochs: opts.epochs ?? 2 },
+      test,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    });
+    return { result, previews };
+  });
+  log('endpoints stopped; evaluating on the test set');
+  const nets: LoadedNetwork[] = [];
+  const rows: DemoRow[] = [];
+  try {
+    for (const d of dirs) nets.push(await loadNetwork(folderReader(d)));
+    for (const n of nets) {
+      const e = await evaluate(modelPredictor(n.classifier, n.manifest.classes), test);
+      rows.push(row(`${n.manifest.networkId} alone`, n.manifest.classes, e));
+    }
+    const ens = ensemblePredictor(
+      nets.map((n) => ({ model: n.classifier, classes: n.manifest.classes })),
+    );
+    rows.push(row(`ensemble of ${nets.length}`, ens.classes, await evaluate(ens, test)));
+    const merged = await evaluate(modelPredictor(result.model, result.classes), test);
+    rows.push(row(`${target} merged (one network)`, result.classes, merged));
+  } finally {
+    for (const n of nets) {
+      n.classifier.dispose();
+      n.decoder.dispose();
+    }
+    result.model.dispose();
+  }
+  const table = textTable(
+    ['network', 'classes', `accuracy (${test.count} test images)`, 'inference s'],
+    rows.map((r) => [r.name, r.classes.join(','), r.accuracy.toFixed(4), r.seconds.toFixed(2)]),
+  );
+  const out: DemoResult = {
+    rows,
+    previews,
+    mergedDir,
+    table,
+    seconds: {
+      total: (performance.now() - t0) / 1000,
+      fetch: result.seconds.fetch,
+      finetune: result.seconds.finetune,
+    },
+  };
+  await writeFileAtomic(
+    join(outDir, 'summary.json'),
+    `${JSON.stringify({ ...out, table: undefined }, null, 2)}\n`,
+  );
+  return out;
+}
+
+function row(name: string, classes: readonly number[], e: Evaluation): DemoRow {
+  return {
+    name,
+    classes: [...classes],
+    accuracy: e.accuracy,
+    perClass: e.perClass,
+    seconds: e.seconds,
+  };
+}
