@@ -310,6 +310,11 @@ const DOC_INTRO = [
   'defaults. The machine is shared with other jobs: the load average is recorded with each run.',
   'PyTorch 1.13 CPU on the same machine (reference nets): classifier train ~1640, VAE train ~660,',
   'classifier inference ~3060, decoder inference ~1800 img/s.',
+  'Where the time goes (tf.profile, `--profile`): the conv kernels on XNNPACK (~85% of a step:',
+  'filter gradient ~1.1-1.5x, input gradient ~0.7-1x the forward convs), then bias sums, dense',
+  'matmuls and elementwise ops. XNNPACK runs ~20-26 GFLOP/s per thread here (wasm SIMD128, no',
+  'FMA), which caps one thread at ~500 train img/s for the reference classifier (~47 MFLOP/img).',
+  'Two threads help only when the other core is idle; under load they are slower.',
 ].join('\n');
 
 /** Replace one `### <key>` block inside the training section (other blocks and sections stay). */
