@@ -97,7 +97,10 @@ export function buildFeatureExtractor(
   classifier: tfl.LayersModel,
   layerNames: readonly string[] = PERCEPTUAL_LAYERS,
 ): tfl.LayersModel {
-  const outputs = layerNames.map((n) => classifier.getLayer(n).output as tfl.SymbolicTensor);
+  // Node 0 is the layer's use inside the classifier; a shared (combined) layer has more.
+  const outputs = layerNames.map(
+    (n) => classifier.getLayer(n).getOutputAt(0) as tfl.SymbolicTensor,
+  );
   return tfl.model({ inputs: classifier.inputs, outputs, name: 'features' });
 }
 
@@ -229,4 +232,20 @@ export function buildDecoder(opts: DecoderOptions): tfl.LayersModel {
       .apply(x) as tfl.SymbolicTensor;
   }
   return tfl.model({ inputs: z, outputs: x, name: 'decoder' });
+}
+
+/**
+ * Free the weights of models that may share layers (the combined architecture, feature
+ * extractors), each variable once. `LayersModel.dispose()` counts layer uses and would
+ * free a shared layer while another model still holds it.
+ */
+export function disposeModels(...models: (tfl.LayersModel | undefined)[]): void {
+  const seen = new Set<number>();
+  for (const m of models) {
+    for (const w of m?.weights ?? []) {
+      if (seen.has(w.id)) continue;
+      seen.add(w.id);
+      w.dispose();
+    }
+  }
 }

@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import type { ArchitectureInfo, Manifest, Variant } from '../core/manifest';
+import { type DatasetPair, loadDataset } from '../data/idx';
+import {
+  networkIds,
+  type Partition,
+  parsePartition,
+  randomPartition,
+  validatePartition,
+} from '../data/partition';
+import type { OnTrainEvent } from './progress';
+import { trainAndExport } from './train-network';
+
+export interface TrainAllOptions {
+  dataDir?: string | undefined;
+  /** Explicit partition (`0,1,2/3,4`); else a seeded random split into `networks` parts. */
+  partition?: string | undefined;
+  networks: number;
+  /** Seed of the random class split (the paper's split is drawn, not fixed). */
+  splitSeed: number;
+  ids?: string[] | undefined;
+  outDir: string;
+  variant: Variant;
+  architecture?: ArchitectureInfo | undefined;
+  latentSize?: number | undefined;
+  epochs: number;
+  vaeEpochs?: number | undefined;
+  batchSize?: number | undefined;
+  learningRate?: number | undefined;
+  perceptualWeight?: number | undefined;
+  maxTrainSamples?: number | undefined;
+  seed: number;
+  onEvent?: OnTrainEvent | undefined;
+  /** Called before each network starts training. */
+  onNetwork?: ((id: string, classes: number[]) => void) | undefined;
+  data?: DatasetPair | undefined;
+}
+
+export function resolvePartition(
+  opts: Pick<TrainAllOptions, 'partition' | 'networks' | 'splitSeed'>,
+  classIds: readonly number[],
+): Partition {
+  const p = opts.partition
+    ? parsePartition(opts.partition)
+    : randomPartition(classIds, opts.networks, opts.splitSeed);
+  return validatePartition(p, classIds);
+}
+
+/** Train and export every network of a partition, one after the other. */
+export async function trainAll(opts: TrainAllOptions): Promise<Manifest[]> {
+  const data = opts.data ?? (await loadDataset({ dataDir: opts.dataDir }));
+  const partition = resolvePartition(opts, data.classIds);
+  const ids = opts.ids ?? networkIds(partition.length);
+  if (ids.length !== partition.length) {
+    throw new Error(
+      `${ids.length} network ids for ${partition.length} networks; give one id per network`,
+    );
+  }
+  const out: Manifest[] = [];
+  for (const [i, classes] of partition.entries()) {
+    const id = ids[i]!;
+    opts.onNetwork?.(id, classes);
+    out.push(
+      await trainAndExport(join(opts.outDir, id), {
+        networkId: id,
+        classes,
+        data,
+        variant: opts.variant,
+        architecture: opts.architecture,
+        latentSize: opts.latentSize,
+        epochs: opts.epochs,
+        vaeEpochs: opts.vaeEpochs,
+        batchSize: opts.batchSize,
+        learningRate: opts.learningRate,
+        perceptualWeight: opts.perceptualWeight,
+        maxTrainSamples: opts.maxTrainSamples,
+        seed: opts.seed,
+        onEvent: opts.onEvent,
+      }),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,210 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import {
+  type ArchitectureInfo,
+  type Manifest,
+  MODEL_FORMAT_VERSION,
+  type Variant,
+} from '../core/manifest';
+import {
+  buildClassifier,
+  buildDecoder,
+  buildEncoder,
+  buildFeatureExtractor,
+  DEFAULT_ARCHITECTURE,
+  disposeModels,
+  PERCEPTUAL_LAYERS,
+} from '../core/models';
+import { createRng, deriveSeed, permutation } from '../core/rng';
+import type { Dataset, DatasetPair } from '../data/idx';
+import { selectClasses } from '../data/partition';
+import { evaluateClassifier, trainClassifier } from './classifier';
+import { exportNetwork, type ManifestWithoutFiles } from './export';
+import { type OnTrainEvent, silent } from './progress';
+import { fitClassPriors, trainVae } from './vae';
+
+export interface TrainNetworkOptions {
+  networkId: string;
+  /** Global class ids this network owns. */
+  classes: readonly number[];
+  data: DatasetPair;
+  variant: Variant;
+  architecture?: ArchitectureInfo | undefined;
+  latentSize?: number | undefined;
+  epochs: number;
+  /** VAE epochs; default: same as `epochs`. */
+  vaeEpochs?: number | undefined;
+  batchSize?: number | undefined;
+  learningRate?: number | undefined;
+  perceptualWeight?: number | undefined;
+  /** Train on at most this many (seeded random) samples of the network's classes. */
+  maxTrainSamples?: number | undefined;
+  seed: number;
+  onEvent?: OnTrainEvent | undefined;
+}
+
+export interface TrainedNetwork {
+  manifest: ManifestWithoutFiles;
+  classifier: tfl.LayersModel;
+  encoder: tfl.LayersModel;
+  decoder: tfl.LayersModel;
+  dispose(): void;
+}
+
+export const TRAIN_DEFAULTS = {
+  latentSize: 32,
+  batchSize: 64,
+  learningRate: 1e-3,
+  perceptualWeight: 1,
+} as const;
+
+function subsample(ds: Dataset, max: number | undefined, seed: number): Dataset {
+  if (max === undefined || ds.count <= max) return ds;
+  const idx = Array.from(permutation(ds.count, createRng(seed)).subarray(0, max)).sort(
+    (a, b) => a - b,
+  );
+  const px = ds.imageShape[0] * ds.imageShape[1] * ds.imageShape[2];
+  const images = new Uint8Array(max * px);
+  const labels = new Uint8Array(max);
+  idx.forEach((src, i) => {
+    images.set(ds.images.subarray(src * px, (src + 1) * px), i * px);
+    labels[i] = ds.labels[src]!;
+  });
+  return { ...ds, images, labels, count: max };
+}
+
+/**
+ * Train one network: its classifier on its own classes, then its VAE.
+ *  - separate: the VAE has its own encoder convs; the classifier only serves the perceptual loss.
+ *  - combined: the encoder is the classifier's four conv layers, frozen after stage 1, plus
+ *    new dense heads; stage 2 trains those heads and the decoder.
+ */
+export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNetwork> {
+  const started = performance.now();
+  const onEvent = opts.onEvent ?? silent;
+  const classes = [...opts.classes].sort((a, b) => a - b);
+  const architecture = opts.architecture ?? DEFAULT_ARCHITECTURE;
+  const latentSize = opts.latentSize ?? TRAIN_DEFAULTS.latentSize;
+  const batchSize = opts.batchSize ?? TRAIN_DEFAULTS.batchSize;
+  const learningRate = opts.learningRate ?? TRAIN_DEFAULTS.learningRate;
+  const vaeEpochs = opts.vaeEpochs ?? opts.epochs;
+  const imageShape = opts.data.train.imageShape;
+  const seedFor = (label: string) =>
+    deriveSeed(opts.seed, `${opts.networkId}/${label}`) % 1_000_000;
+
+  const train = subsample(
+    selectClasses(opts.data.train, classes),
+    opts.maxTrainSamples,
+    seedFor('subsample'),
+  );
+  const heldOut = selectClasses(opts.data.test, classes);
+  if (train.count === 0)
+    throw new Error(`${opts.networkId}: no training images of classes ${classes.join(',')}`);
+
+  const { model: classifier, convLayers } = buildClassifier({
+    imageShape,
+    numClasses: classes.length,
+    filters: architecture.classifierFilters,
+    denseUnits: architecture.denseUnits,
+    seed: seedFor('classifier-init'),
+  });
+  const decoder = buildDecoder({
+    imageShape,
+    latentSize,
+    filters: architecture.decoderFilters,
+    upsampling: architecture.upsampling,
+    seed: seedFor('decoder-init'),
+  });
+  const combined = opts.variant.architecture === 'combined';
+  let encoder: tfl.LayersModel | undefined;
+  let features: tfl.LayersModel | undefined;
+  try {
+    await trainClassifier(classifier, train, {
+      network: opts.networkId,
+      classes,
+      epochs: opts.epochs,
+      batchSize,
+      learningRate,
+      seed: seedFor('classifier-train'),
+      heldOut,
+      onEvent,
+    });
+
+    if (combined) for (const l of convLayers) l.trainable = false;
+    encoder = buildEncoder({
+      imageShape,
+      latentSize,
+      filters: architecture.encoderFilters,
+      seed: seedFor('encoder-init'),
+      ...(combined ? { sharedConvLayers: convLayers } : {}),
+    });
+    features =
+      opts.variant.loss === 'reconstruction'
+        ? undefined
+        : buildFeatureExtractor(classifier, PERCEPTUAL_LAYERS);
+    await trainVae(encoder, decoder, train, {
+      network: opts.networkId,
+      loss: opts.variant.loss,
+      reconstruction: opts.variant.reconstruction,
+      features,
+      perceptualWeight: opts.perceptualWeight ?? TRAIN_DEFAULTS.perceptualWeight,
+      epochs: vaeEpochs,
+      batchSize,
+      learningRate,
+      seed: seedFor('vae-train'),
+      onEvent,
+    });
+    // Shared layers go back to trainable, so an exported classifier can be fine-tuned.
+    if (combined) for (const l of convLayers) l.trainable = true;
+
+    const classPriors = fitClassPriors(encoder, train, classes);
+    const evaluation = evaluateClassifier(classifier, heldOut, classes);
+    const manifest: ManifestWithoutFiles = {
+      formatVersion: MODEL_FORMAT_VERSION,
+      networkId: opts.networkId,
+      dataset: {
+        name: opts.data.name,
+        imageShape,
+        trainCount: train.count,
+        testCount: heldOut.count,
+      },
+      classes,
+      variant: opts.variant,
+      architecture,
+      generator: { kind: 'vae-decoder', latentSize, classPriors },
+      training: {
+        seed: opts.seed,
+        epochs: opts.epochs,
+        vaeEpochs,
+        batchSize,
+        durationSeconds: Math.round((performance.now() - started) / 100) / 10,
+        heldOutAccuracy: evaluation.accuracy,
+        perClassAccuracy: evaluation.perClass.map(({ classId, accuracy }) => ({
+          classId,
+          accuracy,
+        })),
+      },
+    };
+    const enc = encoder;
+    const feat = features;
+    return {
+      manifest,
+      classifier,
+      encoder: enc,
+      decoder,
+      dispose: () => disposeModels(classifier, enc, decoder, feat),
+    };
+  } catch (e) {
+    disposeModels(classifier, encoder, decoder, features);
+    throw e;
+  }
+}
+
+/** Train one network and export it to `dir` atomically. */
+export async function trainAndExport(dir: string, opts: TrainNetworkOptions): Promise<Manifest> {
+  const trained = await trainNetwork(opts);
+  try {
+    return await exportNetwork(dir, trained.manifest, trained.classifier, trained.decoder);
+  } finally {
+    trained.dispose();
+  }
+}
