@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { initClientBackend } from '../src/client';
+import { parseCli, runMain } from '../src/experiment/cli';
+import { CONFIGS, ROWS, type RowId } from '../src/experiment/config';
+import { resultsMarkdown, runExperiment } from '../src/experiment/runner';
+import { fmt } from '../src/experiment/stats';
+
+const HELP = `npm run experiment -- [--config quick|paper] [options]
+
+Reproduce the paper's table: ensemble; classifier-in-VAE with reconstruction, perceptual and
+both losses; separate classifier + perceptual; + selection of best samples; joint training.
+Packets travel over HTTP through local endpoints. Every finished unit is cached under
+runs/<config>-<hash>/, so a killed run resumes. Writes results.json and results.md there and
+prints a JSON summary as its last line.
+
+  --config NAME     quick (minutes) | paper (20 epochs, 5000/class, 50k merged)  default: quick
+  --repeats N       independent repeats (seeded partitions and inits)  default: 1 (quick), 5 (paper)
+  --seed N          base seed                                          default: 1
+  --rows LIST       comma-separated row ids (default: all): ${ROWS.map((r) => r.id).join(', ')}
+  --runs-dir DIR    cache and results root                             default: runs
+  --runtime R       node | workerd (local endpoints)                   default: node
+  --threads N       wasm threads for training in this process          default: 1
+  --verbose         print every training epoch`;
+
+const Schema = z.object({
+  config: z.enum(['quick', 'paper']).default('quick'),
+  repeats: z.coerce.number().int().positive().optional(),
+  seed: z.coerce.number().int().nonnegative().default(1),
+  rows: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()))
+    .pipe(z.array(z.enum(ROWS.map((r) => r.id) as [RowId, ...RowId[]])))
+    .optional(),
+  runsDir: z.string().default('runs'),
+  runtime: z.enum(['node', 'workerd']).default('node'),
+  threads: z.coerce.number().int().positive().default(1),
+  verbose: z.boolean().default(false),
+});
+
+runMain(async () => {
+  const o = parseCli(
+    process.argv.slice(2),
+    {
+      config: { type: 'string' },
+      repeats: { type: 'string' },
+      seed: { type: 'string' },
+      rows: { type: 'string' },
+      'runs-dir': { type: 'string' },
+      runtime: { type: 'string' },
+      threads: { type: 'string' },
+      verbose: { type: 'boolean' },
+    },
+    Schema,
+    HELP,
+  );
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
+  process.env.WRANGLER_SEND_METRICS = 'false';
+  await initClientBackend('wasm', { threads: o.threads });
+  const config = CONFIGS[o.config];
+  const result = await runExperiment({
+    config,
+    repeats: o.repeats ?? (o.config === 'paper' ? 5 : 1),
+    seed: o.seed,
+    runsDir: o.runsDir,
+    runtime: o.runtime,
+    ...(o.rows ? { rows: o.rows } : {}),
+    verbose: o.verbose,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`\n${resultsMarkdown(result)}\n\nresults: ${result.dir}/results.json\n`);
+  const summary = {
+    config: config.name,
+    configHash: result.configHash,
+    repeats: result.repeats,
+    seeds: result.seeds,
+    seconds: Math.round(result.seconds),
+    results: `${result.dir}/results.json`,
+    rows: Object.fromEntries(
+      result.rows.map((r) => [r.id, { mean: r.mean, std: r.std, n: r.n, text: fmt(r) }]),
+    ),
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+});

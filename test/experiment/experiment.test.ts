@@ -1,0 +1,137 @@
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initClientBackend } from '../../src/client';
+import { type ExperimentConfig, QUICK } from '../../src/experiment/config';
+import { runDemo } from '../../src/experiment/demo';
+import { runExperiment } from '../../src/experiment/runner';
+import { meanStd } from '../../src/experiment/stats';
+import { writeTinyNetwork } from '../fixtures/tiny-network';
+
+/** A config small enough for a test: the whole pipeline, tiny everything. */
+const TINY: ExperimentConfig = {
+  ...QUICK,
+  name: 'tiny',
+  train: {
+    ...QUICK.train,
+    architecture: {
+      classifierFilters: [4, 4, 8, 8],
+      encoderFilters: [4, 8, 8, 8],
+      decoderFilters: [8, 4, 4, 4],
+      denseUnits: 16,
+      upsampling: 'transpose',
+    },
+    latentSize: 8,
+    epochs: 1,
+    vaeEpochs: 1,
+    maxTrainSamples: 300,
+  },
+  share: { ...QUICK.share, samplesPerClass: 20, chunkSize: 40, selectionThreshold: 0.15 },
+  finetune: { ...QUICK.finetune, epochs: 1 },
+  testLimit: 300,
+};
+
+beforeAll(async () => {
+  await initClientBackend('wasm');
+});
+
+describe('experiment runner', () => {
+  it('runs rows over HTTP, caches every unit, resumes after a kill', async () => {
+    const runsDir = await mkdtemp(join(tmpdir(), 'ks-exp-'));
+    const rows = [
+      'ensemble',
+      'separate-perceptual',
+      'separate-selection-perceptual',
+      'joint',
+    ] as const;
+    const logs: string[] = [];
+    const first = await runExperiment({
+      config: TINY,
+      repeats: 1,
+      seed: 3,
+      runsDir,
+      rows,
+      log: (l) => logs.push(l),
+    });
+    expect(first.rows.map((r) => r.id)).toEqual([...rows]);
+    for (const r of first.rows) {
+      expect(r.n).toBe(1);
+      expect(r.mean).toBeGreaterThan(0);
+      expect(r.mean).toBeLessThanOrEqual(1);
+    }
+    expect(first.seeds).toHaveLength(1);
+    const gen = first.runs.find((r) => r.row === 'separate-perceptual')!;
+    expect(gen.detail?.sources).toHaveLength(2); // both networks' packets, over HTTP
+    expect(gen.seconds.ensembleInference).toBeGreaterThan(0);
+    expect(first.sideClaims).toHaveProperty('memory.separateRatio');
+    const json = JSON.parse(await readFile(join(first.dir, 'results.json'), 'utf8'));
+    expect(json.config.name).toBe('tiny');
+    expect(await readFile(join(first.dir, 'results.md'), 'utf8')).toMatch(/\| approach \|/);
+
+    // a "killed" run: one row's result is missing; only that row is recomputed
+    const repDir = join(first.dir, `r0-s${first.seeds[0]}`);
+    await rm(join(repDir, 'rows', 'joint.json'));
+    const again: string[] = [];
+    const second = await runExperiment({
+      config: TINY,
+      repeats: 1,
+      seed: 3,
+      runsDir,
+      rows,
+      log: (l) => again.push(l),
+    });
+    expect(again.filter((l) => l.includes('cached'))).toHaveLength(3);
+    expect(again.some((l) => l.includes('training net-'))).toBe(false);
+    expect(second.rows.map((r) => r.mean)).toEqual(first.rows.map((r) => r.mean));
+    await access(join(repDir, 'rows', 'joint.json'));
+  });
+
+  it('mean ± std', () => {
+    expect(meanStd([1, 2, 3])).toEqual({ mean: 2, std: 1, n: 3 });
+    expect(meanStd([0.5])).toEqual({ mean: 0.5, std: 0, n: 1 });
+  });
+});
+
+describe('npm start demo', () => {
+  it('starts workerd endpoints, prints before/after rows, writes PNGs, stops servers', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'ks-demo-'));
+    await writeTinyNetwork({
+      networkId: 'net-a',
+      classes: [0, 1, 2, 3, 4],
+      dir: join(parent, 'models', 'net-a'),
+    });
+    await writeTinyNetwork({
+      networkId: 'net-b',
+      classes: [5, 6, 7, 8, 9],
+      dir: join(parent, 'models', 'net-b'),
+    });
+    const urls: string[] = [];
+    const result = await runDemo({
+      modelsDir: join(parent, 'models'),
+      outDir: join(parent, 'out'),
+      runtime: 'workerd',
+      samplesPerClass: 10,
+      threshold: 0,
+      epochs: 1,
+      log: (l) => {
+        const m = /at (http:\/\/\S+)/.exec(l);
+        if (m) urls.push(m[1]!);
+      },
+    });
+    expect(result.rows.map((r) => r.name)).toEqual([
+      'net-a alone',
+      'net-b alone',
+      'ensemble of 2',
+      'net-b merged (one network)',
+    ]);
+    expect(result.table).toMatch(/ensemble of 2/);
+    for (const p of result.previews) {
+      const png = await readFile(p);
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+    }
+    await access(join(result.mergedDir, 'manifest.json'));
+    expect(urls).toHaveLength(2);
+    for (const u of urls) await expect(fetch(`${u}/healthz`)).rejects.toThrow();
+  });
+});
