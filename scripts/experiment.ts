@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import { initClientBackend } from '../src/client';
+import { loadDataset } from '../src/data/idx';
 import { parseCli, runMain } from '../src/experiment/cli';
 import { CONFIGS, ROWS, type RowId } from '../src/experiment/config';
-import { resultsMarkdown, runExperiment } from '../src/experiment/runner';
+import {
+  measureArchitectureClaims,
+  resultsMarkdown,
+  runExperiment,
+} from '../src/experiment/runner';
 import { fmt } from '../src/experiment/stats';
 
 const HELP = `npm run experiment -- [--config quick|paper] [options]
@@ -20,7 +25,10 @@ prints a JSON summary as its last line.
   --runs-dir DIR    cache and results root                             default: runs
   --runtime R       node | workerd (local endpoints)                   default: node
   --threads N       wasm threads for training in this process          default: 1
-  --verbose         print every training epoch`;
+  --verbose         print every training epoch
+  --side-claims     only measure the paper's side claims for the config's architecture
+                    (memory of classifier + VAE vs classifier; ensemble vs merged
+                    inference time on the test set), print them as JSON and exit`;
 
 const Schema = z.object({
   config: z.enum(['quick', 'paper']).default('quick'),
@@ -35,6 +43,7 @@ const Schema = z.object({
   runtime: z.enum(['node', 'workerd']).default('node'),
   threads: z.coerce.number().int().positive().default(1),
   verbose: z.boolean().default(false),
+  sideClaims: z.boolean().default(false),
 });
 
 runMain(async () => {
@@ -49,6 +58,7 @@ runMain(async () => {
       runtime: { type: 'string' },
       threads: { type: 'string' },
       verbose: { type: 'boolean' },
+      'side-claims': { type: 'boolean' },
     },
     Schema,
     HELP,
@@ -57,6 +67,14 @@ runMain(async () => {
   process.env.WRANGLER_SEND_METRICS = 'false';
   await initClientBackend('wasm', { threads: o.threads });
   const config = CONFIGS[o.config];
+  if (o.sideClaims) {
+    const data = await loadDataset(config.dataDir === undefined ? {} : { dataDir: config.dataDir });
+    const claims = await measureArchitectureClaims(config, data.test, data.classIds.length);
+    process.stdout.write(
+      `${JSON.stringify({ config: config.name, threads: o.threads, ...claims })}\n`,
+    );
+    return;
+  }
   const result = await runExperiment({
     config,
     repeats: o.repeats ?? (o.config === 'paper' ? 5 : 1),

@@ -12,7 +12,7 @@ import {
 } from '../client';
 import { sha256Hex, type Variant } from '../core/manifest';
 import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
-import { buildClassifier, buildEncoder } from '../core/models';
+import { buildClassifier, buildDecoder, buildEncoder } from '../core/models';
 import { deriveSeed } from '../core/rng';
 import { type Dataset, type DatasetPair, loadDataset } from '../data/idx';
 import { networkIds, randomPartition, selectClasses } from '../data/partition';
@@ -211,9 +211,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       );
       runs.push(result);
     }
-    if (r === 0) {
-      sideClaims = await measureSideClaims(config, await netDirs(SEPARATE_PERCEPTUAL), runs);
-    }
+    if (r === 0) sideClaims = await measureArchitectureClaims(config, test, data.classIds.length);
   }
   const out: ExperimentResult = {
     config,
@@ -233,7 +231,15 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       const accuracies = runs.filter((x) => x.row === row.id).map((x) => x.accuracy);
       return { id: row.id, label: row.label, paper: row.paper, accuracies, ...meanStd(accuracies) };
     }),
-    sideClaims,
+    sideClaims: {
+      ...sideClaims,
+      /** Ensemble / merged inference time of the trained networks, over the generative runs. */
+      trainedEnsembleOverMerged: meanStd(
+        runs
+          .filter((x) => x.seconds.mergedInference !== undefined)
+          .map((x) => x.seconds.ensembleInference! / x.seconds.mergedInference!),
+      ),
+    },
     runs,
     seconds: (performance.now() - t0) / 1000,
     dir: root,
@@ -419,69 +425,116 @@ async function jointRow(
 }
 
 /**
- * The paper's side claims, measured on the first repeat: memory of classifier + VAE vs the
- * classifier alone (parameter bytes, float32), and inference time of the ensemble vs the
- * merged network (from the generative rows, same test set).
+ * The paper's side claims for a config's architecture, measured without training (neither
+ * parameter counts nor inference time depend on the weights' values):
+ *  - memory: parameters of classifier + VAE (encoder + decoder) vs the classifier alone, for
+ *    the separate architecture and for the combined one (whose encoder reuses the
+ *    classifier's convs), and for what an endpoint actually serves (classifier + decoder);
+ *  - inference: an ensemble of `networks` classifiers (each over its share of the classes)
+ *    vs one merged classifier over all classes, timed on the same test images (median of 3).
  */
-async function measureSideClaims(
+export async function measureArchitectureClaims(
   config: ExperimentConfig,
-  dirs: readonly string[],
-  runs: readonly RowRun[],
+  test: Dataset,
+  numClasses = 10,
 ): Promise<Record<string, unknown>> {
-  const nets = await loadAll(dirs);
-  try {
-    const n = nets[0]!;
-    const classifierParams = n.classifier.countParams();
-    const decoderParams = n.decoder.countParams();
-    const encoder = buildEncoder({
-      imageShape: n.manifest.dataset.imageShape,
-      latentSize: n.manifest.generator.latentSize,
-      filters: config.train.architecture.encoderFilters,
-    });
-    const encoderParams = encoder.countParams();
-    encoder.dispose();
-    // combined architecture: the encoder reuses the classifier's convs, only its heads are new
-    const combinedProbe = buildClassifier({
-      imageShape: n.manifest.dataset.imageShape,
-      numClasses: n.manifest.classes.length,
-      filters: config.train.architecture.classifierFilters,
-      denseUnits: config.train.architecture.denseUnits,
-    });
-    const convParams = combinedProbe.convLayers.reduce((a, l) => a + l.countParams(), 0);
-    const combinedEncoder = buildEncoder({
-      imageShape: n.manifest.dataset.imageShape,
-      latentSize: n.manifest.generator.latentSize,
-      sharedConvLayers: combinedProbe.convLayers,
-    });
-    const combinedEncoderHeads = combinedEncoder.countParams() - convParams;
-    combinedEncoder.dispose();
-    combinedProbe.model.dispose();
-    const gen = runs.filter((r) => r.seconds.mergedInference !== undefined);
-    const ratio = meanStd(
-      gen.map((r) => r.seconds.ensembleInference! / r.seconds.mergedInference!),
+  const imageShape = test.imageShape;
+  const arch = config.train.architecture;
+  const per = Math.ceil(numClasses / config.networks);
+  const classifier = buildClassifier({
+    imageShape,
+    numClasses: per,
+    filters: arch.classifierFilters,
+    denseUnits: arch.denseUnits,
+    seed: 1,
+  });
+  const classifierParams = classifier.model.countParams();
+  const encoder = buildEncoder({
+    imageShape,
+    latentSize: config.train.latentSize,
+    filters: arch.encoderFilters,
+    seed: 1,
+  });
+  const encoderParams = encoder.countParams();
+  encoder.dispose();
+  const convParams = classifier.convLayers.reduce((a, l) => a + l.countParams(), 0);
+  const shared = buildEncoder({
+    imageShape,
+    latentSize: config.train.latentSize,
+    sharedConvLayers: classifier.convLayers,
+    seed: 1,
+  });
+  const combinedEncoderHeadParams = shared.countParams() - convParams;
+  const decoder = buildDecoder({
+    imageShape,
+    latentSize: config.train.latentSize,
+    filters: arch.decoderFilters,
+    upsampling: arch.upsampling,
+    seed: 1,
+  });
+  const decoderParams = decoder.countParams();
+  decoder.dispose();
+  classifier.model.dispose();
+  // inference: N members vs one merged classifier
+  const members = Array.from({ length: config.networks }, (_, i) => {
+    const classes = Array.from({ length: per }, (_, j) => i * per + j).filter(
+      (c) => c < numClasses,
     );
     return {
-      memory: {
-        classifierParams,
-        encoderParams,
-        decoderParams,
-        combinedEncoderHeadParams: combinedEncoderHeads,
-        separateRatio: (classifierParams + encoderParams + decoderParams) / classifierParams,
-        combinedRatio: (classifierParams + combinedEncoderHeads + decoderParams) / classifierParams,
-        servedRatio: (classifierParams + decoderParams) / classifierParams,
-      },
-      inference: {
-        ensembleOverMerged: ratio,
-        samples: gen.map((r) => ({
-          row: r.row,
-          ensembleSeconds: r.seconds.ensembleInference,
-          mergedSeconds: r.seconds.mergedInference,
-        })),
-      },
+      model: buildClassifier({
+        imageShape,
+        numClasses: classes.length,
+        filters: arch.classifierFilters,
+        denseUnits: arch.denseUnits,
+        seed: i + 2,
+      }).model,
+      classes,
     };
-  } finally {
-    disposeAll(nets);
+  });
+  const all = Array.from({ length: numClasses }, (_, c) => c);
+  const merged = buildClassifier({
+    imageShape,
+    numClasses,
+    filters: arch.classifierFilters,
+    denseUnits: arch.denseUnits,
+    seed: 9,
+  }).model;
+  const ens = ensemblePredictor(members);
+  const one = modelPredictor(merged, all);
+  await evaluate(ens, limitTest(test, 500));
+  await evaluate(one, limitTest(test, 500));
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const ensembleTimes: number[] = [];
+  const mergedTimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    ensembleTimes.push((await evaluate(ens, test)).seconds);
+    mergedTimes.push((await evaluate(one, test)).seconds);
   }
+  for (const m of members) m.model.dispose();
+  merged.dispose();
+  const e = median(ensembleTimes);
+  const m = median(mergedTimes);
+  return {
+    architecture: arch,
+    memory: {
+      classifierParams,
+      encoderParams,
+      decoderParams,
+      combinedEncoderHeadParams,
+      separateRatio: (classifierParams + encoderParams + decoderParams) / classifierParams,
+      combinedRatio:
+        (classifierParams + combinedEncoderHeadParams + decoderParams) / classifierParams,
+      servedRatio: (classifierParams + decoderParams) / classifierParams,
+    },
+    inference: {
+      testImages: test.count,
+      networks: config.networks,
+      ensembleSeconds: e,
+      mergedSeconds: m,
+      ensembleOverMerged: e / m,
+      backend: tf.getBackend(),
+    },
+  };
 }
 
 export function resultsMarkdown(r: ExperimentResult): string {
