@@ -25,6 +25,7 @@ Data
   --networks N            random split into N networks (default 2, the paper's 5/5)
   --split-seed N          seed of the random split (default 0)
   --ids a,b               network ids (default net-a, net-b, ...)
+  --only a                train only these networks of the partition (comma-separated)
   --max-train-samples N   train on at most N samples per network (default: all)
 Model
   --architecture A        separate | combined (default separate)
@@ -50,6 +51,11 @@ const Flags = z.object({
   networks: int(1).default(2),
   splitSeed: int(0).default(0),
   ids: z
+    .string()
+    .transform((s) => s.split(','))
+    .pipe(z.array(NetworkIdSchema))
+    .optional(),
+  only: z
     .string()
     .transform((s) => s.split(','))
     .pipe(z.array(NetworkIdSchema))
@@ -80,6 +86,7 @@ runMain(async () => {
       networks: s,
       'split-seed': s,
       ids: s,
+      only: s,
       'max-train-samples': s,
       architecture: s,
       loss: s,

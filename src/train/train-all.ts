@@ -4,6 +4,7 @@ import { type DatasetPair, loadDataset } from '../data/idx';
 import {
   networkIds,
   type Partition,
+  PartitionError,
   parsePartition,
   randomPartition,
   validatePartition,
@@ -19,6 +20,8 @@ export interface TrainAllOptions {
   /** Seed of the random class split (the paper's split is drawn, not fixed). */
   splitSeed: number;
   ids?: string[] | undefined;
+  /** Train only these network ids of the partition (e.g. to run networks in parallel processes). */
+  only?: string[] | undefined;
   outDir: string;
   variant: Variant;
   architecture?: ArchitectureInfo | undefined;
@@ -56,9 +59,15 @@ export async function trainAll(opts: TrainAllOptions): Promise<Manifest[]> {
       `${ids.length} network ids for ${partition.length} networks; give one id per network`,
     );
   }
+  const unknown = opts.only?.filter((id) => !ids.includes(id)) ?? [];
+  if (unknown.length > 0)
+    throw new PartitionError(
+      `--only ${unknown.join(',')}: not among the networks ${ids.join(',')}`,
+    );
   const out: Manifest[] = [];
   for (const [i, classes] of partition.entries()) {
     const id = ids[i]!;
+    if (opts.only && !opts.only.includes(id)) continue;
     opts.onNetwork?.(id, classes);
     out.push(
       await trainAndExport(join(opts.outDir, id), {

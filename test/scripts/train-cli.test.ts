@@ -1,0 +1,50 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const train = (...args: string[]) =>
+  run('npx', ['tsx', 'scripts/train.ts', ...args], { encoding: 'utf8' }).then(
+    (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      out: e.stdout,
+      err: e.stderr,
+    }),
+  );
+
+describe('npm run train (CLI)', () => {
+  it('prints --help with every flag and exits 0', async () => {
+    const r = await train('--help');
+    expect(r.code).toBe(0);
+    for (const flag of [
+      '--partition',
+      '--architecture',
+      '--loss',
+      '--epochs',
+      '--seed',
+      '--data-dir',
+    ]) {
+      expect(r.out).toContain(flag);
+    }
+  });
+
+  it('rejects bad flags with a message naming the flag, without a stack trace', async () => {
+    const r = await train('--loss', 'pixels', '--epochs=-1');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/--loss: /);
+    expect(r.err).toMatch(/--epochs: /);
+    expect(r.err).not.toMatch(/ at .*\.ts:\d+/);
+    const unknown = await train('--epoch', '3');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/epoch/);
+  });
+
+  it('rejects a bad partition and a missing data folder with clear errors', async () => {
+    const p = await train('--partition', '0,1/1,2', '--epochs', '0');
+    expect(p.err).toMatch(/class 1 is in network 1 and network 2/);
+    const d = await train('--data-dir', '/nonexistent', '--epochs', '0');
+    expect(d.err).toMatch(/\/nonexistent: none of train-images-idx3-ubyte/);
+    expect(d.code).toBe(1);
+  });
+});
