@@ -55,7 +55,7 @@ export async function trainAll(opts: TrainAllOptions): Promise<Manifest[]> {
   const partition = resolvePartition(opts, data.classIds);
   const ids = opts.ids ?? networkIds(partition.length);
   if (ids.length !== partition.length) {
-    throw new Error(
+    throw new PartitionError(
       `${ids.length} network ids for ${partition.length} networks; give one id per network`,
     );
   }
