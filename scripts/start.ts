@@ -8,15 +8,16 @@ const HELP = `npm start [-- options]
 The main job, end to end: one local endpoint per demo network in models/ (workerd on
 127.0.0.1), the fine-tuning client fetches their knowledge packets, fine-tunes the target,
 and a before/after table on the real MNIST test set is printed; PNG grids of what each
-network shared are written. Servers are stopped at the end.
+network shared are written. Servers are stopped at the end. When --models holds fewer than
+two networks, two small ones are trained first (about a minute) under --out.
 
   --models DIR            folder of network folders                 default: models
   --target NAME           the network that learns             default: the last one
   --runtime R             workerd | node                            default: workerd
   --out DIR               PNGs, merged network, summary.json   default: runs/start
-  --samples-per-class N   per class per network                     default: 300
+  --samples-per-class N   per class per network                     default: 600
   --threshold T           selection of confident samples            default: 0.9
-  --epochs N              fine-tuning epochs                        default: 2
+  --epochs N              fine-tuning epochs                        default: 3
   --seed N                default: 1`;
 
 const Schema = z.object({
@@ -24,9 +25,9 @@ const Schema = z.object({
   target: z.string().optional(),
   runtime: z.enum(['workerd', 'node']).default('workerd'),
   out: z.string().default('runs/start'),
-  samplesPerClass: z.coerce.number().int().positive().default(300),
+  samplesPerClass: z.coerce.number().int().positive().default(600),
   threshold: z.coerce.number().min(0).max(1).default(0.9),
-  epochs: z.coerce.number().int().positive().default(2),
+  epochs: z.coerce.number().int().positive().default(3),
   seed: z.coerce.number().int().nonnegative().default(1),
 });
 

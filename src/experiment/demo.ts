@@ -10,8 +10,11 @@ import {
 } from '../client';
 import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
 import { type Dataset, loadDataset } from '../data/idx';
+import { networkIds, randomPartition } from '../data/partition';
 import { folderReader, writeFileAtomic } from '../node/fs-atomic';
+import { trainAndExport } from '../train/train-network';
 import type { EndpointRuntime } from '../worker/local-endpoint';
+import { QUICK } from './config';
 import { withFleet } from './fleet';
 import { textTable } from './stats';
 
@@ -30,8 +33,48 @@ export interface DemoOptions {
   epochs?: number;
   seed?: number;
   dataDir?: string;
+  /** With fewer than 2 networks in modelsDir, train two small ones under outDir (default true). */
+  trainIfMissing?: boolean;
   log?: (line: string) => void;
   onEvent?: (e: ClientEvent) => void;
+}
+
+/**
+ * Two small networks (the quick config's architecture and budget, separate classifier +
+ * perceptual loss) on a seeded random 5/5 split of MNIST: the demo's fallback when models/
+ * holds no networks. Folders that already exist are kept.
+ */
+export async function trainDemoNetworks(
+  dir: string,
+  opts: { seed: number; dataDir?: string; log?: (line: string) => void },
+): Promise<string[]> {
+  const data = await loadDataset(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir });
+  const partition = randomPartition(data.classIds, 2, opts.seed);
+  const ids = networkIds(2);
+  const out: string[] = [];
+  for (const [i, id] of ids.entries()) {
+    const d = join(dir, id);
+    out.push(d);
+    if ((await discoverNetworks(dir)).includes(id)) continue;
+    const t = performance.now();
+    opts.log?.(`  training ${id} on classes ${partition[i]!.join(',')}...`);
+    await trainAndExport(d, {
+      networkId: id,
+      classes: partition[i]!,
+      data,
+      variant: { architecture: 'separate', loss: 'perceptual', reconstruction: 'bce' },
+      architecture: QUICK.train.architecture,
+      latentSize: QUICK.train.latentSize,
+      epochs: QUICK.train.epochs,
+      vaeEpochs: QUICK.train.vaeEpochs,
+      batchSize: QUICK.train.batchSize,
+      learningRate: QUICK.train.learningRate,
+      maxTrainSamples: QUICK.train.maxTrainSamples,
+      seed: opts.seed,
+    });
+    opts.log?.(`  trained ${id} in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+  }
+  return out;
 }
 
 export interface DemoRow {
@@ -79,9 +122,23 @@ export async function discoverNetworks(modelsDir: string): Promise<string[]> {
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
-  const modelsDir = opts.modelsDir ?? 'models';
   const outDir = opts.outDir ?? join('runs', 'start');
-  const names = opts.networks ?? (await discoverNetworks(modelsDir));
+  let modelsDir = opts.modelsDir ?? 'models';
+  let names = opts.networks ?? (await discoverNetworks(modelsDir));
+  if (names.length < 2 && opts.networks === undefined && opts.trainIfMissing !== false) {
+    // No demo networks (e.g. models/ not populated): train two small ones first, once.
+    const dir = join(outDir, 'models');
+    log(
+      `${modelsDir}: ${names.length} network(s) found; training two small demo networks in ${dir}`,
+    );
+    await trainDemoNetworks(dir, {
+      seed: opts.seed ?? 1,
+      log,
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    });
+    modelsDir = dir;
+    names = await discoverNetworks(dir);
+  }
   if (names.length < 2) {
     throw new Error(
       `${modelsDir}: found ${names.length} network folder(s) with a manifest.json; the demo needs at least 2 (train them with npm run train)`,
@@ -114,12 +171,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       endpoints: fleet.members.map((m) => ({ url: m.url })),
       targetDir: join(modelsDir, target),
       outDir: mergedDir,
-      samplesPerClass: opts.samplesPerClass ?? 300,
+      samplesPerClass: opts.samplesPerClass ?? 600,
       threshold,
       seed,
       chunkSize: 250,
       concurrency: 2,
-      schedule: { epochs: opts.epochs ?? 2 },
+      schedule: { epochs: opts.epochs ?? 3 },
       test,
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     });
