@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { initWasmBackend, wasmThreads } from '../src/core/backend-node';
 import { buildClassifier, buildDecoder, buildEncoder } from '../src/core/models';
 import { mnistDir, readIdxDataset } from '../src/data/idx';
+import { nativeAddonError, nativeInfo, nativeKernelsActive } from '../src/node/native-kernels';
 
 const HELP = `Usage: npm run bench:train -- [options]
 
@@ -28,6 +29,9 @@ Options:
   --infer-batch N    inference batch (default 256)
   --nets LIST        ref,ours (default both)
   --upsampling KIND  decoder upsampling for 'ours': transpose | resize (default: models.ts)
+  --native           use the native OpenBLAS kernels (src/node/native-kernels.ts; fails when the
+                     addon is not built). Without it: the wasm kernels only
+  --native-threads N native pool size (default: all cores)
   --profile          print the kernels that take the time in one step of each network
   --no-write         do not update docs/BENCHMARKS.md
   --help             this text
@@ -45,6 +49,8 @@ const FlagsSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()))
     .pipe(z.array(z.enum(['ref', 'ours'])).min(1)),
   upsampling: z.enum(['transpose', 'resize']).optional(),
+  native: z.boolean().default(false),
+  nativeThreads: z.coerce.number().int().min(1).max(64).optional(),
   profile: z.boolean().default(false),
   write: z.boolean().default(true),
 });
@@ -59,6 +65,7 @@ function parseFlags(argv: string[]): Flags | 'help' {
     const [k0, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
     const key = k0.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     if (key === 'profile') raw.profile = true;
+    else if (key === 'native') raw.native = true;
     else if (key === 'noWrite') raw.write = false;
     else {
       const v = inline ?? argv[++i];
@@ -350,7 +357,20 @@ async function main(): Promise<void> {
     .loadavg()
     .map((l) => l.toFixed(1))
     .join(' / ');
-  await initWasmBackend({ threads: flags.threads });
+  await initWasmBackend({
+    threads: flags.threads,
+    native: flags.native,
+    ...(flags.nativeThreads === undefined ? {} : { nativeThreads: flags.nativeThreads }),
+  });
+  const native = nativeInfo();
+  if (flags.native && !nativeKernelsActive()) {
+    throw new Error(`--native: the native addon is not available (${nativeAddonError()})`);
+  }
+  const kernels =
+    flags.native && native !== null
+      ? `native kernels (OpenBLAS sgemm, ${native.threads} thread(s); ${native.blas.trim()}) + wasm for the rest`
+      : 'wasm kernels only (XNNPACK + src/core/kernels)';
+  console.log(`kernels: ${kernels}`);
   const ds = await readIdxDataset(mnistDir(), 'train');
   const take = Math.min(ds.count, Math.max(flags.batch * 16, flags.inferBatch));
   const px = IMAGE[0] * IMAGE[1] * IMAGE[2];
@@ -368,11 +388,14 @@ async function main(): Promise<void> {
     .loadavg()
     .map((l) => l.toFixed(1))
     .join(' / ');
-  const meta = `load average before/after ${loadBefore} -> ${load}; batch ${flags.batch} (inference ${flags.inferBatch}), ${flags.warmup} warm-up + ${flags.steps} timed steps (median), wasm backend, ${wasmThreads()} thread(s)`;
+  const meta = `load average before/after ${loadBefore} -> ${load}; batch ${flags.batch} (inference ${flags.inferBatch}), ${flags.warmup} warm-up + ${flags.steps} timed steps (median), wasm backend, ${wasmThreads()} XNNPACK thread(s); ${kernels}`;
   const tbl = table(results);
   console.log(`\n${machine}\n${meta}\n\n${tbl}\n`);
   if (flags.write) {
     const key =
+      (flags.native && native !== null
+        ? `native, ${native.threads} BLAS thread${native.threads === 1 ? '' : 's'}, `
+        : '') +
       `${wasmThreads()} thread${wasmThreads() === 1 ? '' : 's'}` +
       (flags.upsampling ? `, ${flags.upsampling} upsampling` : '');
     writeDocs(

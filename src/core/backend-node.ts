@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import { registerNativeKernels, unregisterNativeKernels } from '../node/native-kernels';
 import { registerFastKernels } from './kernels/index';
 
 /**
@@ -16,10 +17,17 @@ import { registerFastKernels } from './kernels/index';
  *    `os.cpus().length` while the module instantiates: we report 2*threads cpus for that moment;
  *  - emscripten starts its pthread workers from a blob: URL, which worker_threads cannot load:
  *    the worker script is written to a temp file, and the worker is told where the main script is.
- * The backend can only be initialised once per process; a second call is a no-op.
+ * The backend can only be initialised once per process; a second call only applies `native`.
+ *
+ * native (default true): the optional OpenBLAS kernels of src/node/native-kernels.ts (convs and
+ * matmuls; built by `npm ci` when libopenblas-dev is installed) replace their wasm versions;
+ * without the addon this silently stays on wasm (`nativeKernelsActive()` says which). They use
+ * their own pool of `nativeThreads` threads (default: all cores), independent of `threads`.
  */
 export interface WasmBackendOptions {
   threads?: number;
+  native?: boolean;
+  nativeThreads?: number;
 }
 
 const require = createRequire(import.meta.url);
@@ -27,6 +35,9 @@ const require = createRequire(import.meta.url);
 export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<void> {
   const threads = Math.max(1, Math.floor(opts.threads ?? 1));
   registerFastKernels();
+  if (opts.native === false) unregisterNativeKernels();
+  else
+    registerNativeKernels(opts.nativeThreads === undefined ? {} : { threads: opts.nativeThreads });
   if (tf.getBackend() === 'wasm') return;
   if ((tf.engine().registry as Record<string, unknown>).wasm !== undefined) {
     // Initialised before (by us or someone else): just select it.

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GeneratorPlugin } from '../core/generators';
+import { portableKernels } from '../core/kernels/wasm-util';
 import type { LoadedNetwork } from '../core/model-folder';
 import { createRng } from '../core/rng';
 import type { Limits } from './limits';
@@ -92,8 +93,11 @@ export async function sampleFiltered(
     const targets = generator.targetsClasses
       ? Array.from({ length: n }, () => open[cursor++ % open.length]!)
       : [];
-    const batch = generator.sample({ manifest, decoder: net.decoder }, { count: n, rng, targets });
-    const probsT = tf.tidy(() => net.classifier.predict(batch) as tf.Tensor);
+    // Portable kernels only: the same bytes in Node (even with native kernels) and in workerd.
+    const [batch, probsT] = portableKernels(() => {
+      const x = generator.sample({ manifest, decoder: net.decoder }, { count: n, rng, targets });
+      return [x, tf.tidy(() => net.classifier.predict(x) as tf.Tensor)] as const;
+    });
     const [pix, probs] = await Promise.all([batch.data(), probsT.data()]);
     tf.dispose([batch, probsT]);
     generated += n;

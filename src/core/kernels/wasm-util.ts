@@ -102,3 +102,26 @@ export function overrideKernel(
   if (original !== undefined) unregisterKernel(kernelName, 'wasm');
   registerKernel(config);
 }
+
+const PORTABLE = Symbol.for('knowledge-sharing.portableKernels');
+type PortableState = { [PORTABLE]?: number };
+
+/**
+ * Runs `f` (synchronous) with only the kernels the Worker also has: optional platform-specific
+ * overrides (the Node native kernels, src/node/native-kernels.ts) step aside while it runs, so
+ * its outputs are bit-identical across runtimes (packet generation needs that).
+ */
+export function portableKernels<T>(f: () => T): T {
+  const g = globalThis as PortableState;
+  g[PORTABLE] = (g[PORTABLE] ?? 0) + 1;
+  try {
+    return f();
+  } finally {
+    g[PORTABLE] = (g[PORTABLE] ?? 1) - 1;
+  }
+}
+
+/** True inside `portableKernels()`. */
+export function portableKernelsOnly(): boolean {
+  return ((globalThis as PortableState)[PORTABLE] ?? 0) > 0;
+}

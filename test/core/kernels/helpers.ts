@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initWasmBackend } from '../../../src/core/backend-node';
 
 export async function setup(): Promise<void> {
-  await initWasmBackend({ threads: 1 });
+  // native: false: these tests check the wasm kernels the Worker ships (test/node has the native ones).
+  await initWasmBackend({ threads: 1, native: false });
 }
 
 /** Deterministic pseudo-random data in [-1, 1). */

@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "ks_native",
+      "sources": ["ks_native.cc"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],
+      "cflags_cc!": ["-fno-rtti"],
+      "libraries": ["-lopenblas", "-lpthread"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}
