@@ -667,6 +667,44 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// addBias(x, bias, out, rows, cols): out[r, c] = x[r, c] + bias[c]
+napi_value AddBias(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc != 5) return throw_type(env, "ks_native.addBias: 5 arguments");
+  float *x, *bias, *out;
+  size_t lx, lb, lo;
+  int64_t rows, cols;
+  if (!f32view(env, argv[0], &x, &lx, false) || !f32view(env, argv[1], &bias, &lb, false) ||
+      !f32view(env, argv[2], &out, &lo, false)) {
+    return throw_type(env, "ks_native.addBias: Float32Array views expected");
+  }
+  CHECK(napi_get_value_int64(env, argv[3], &rows));
+  CHECK(napi_get_value_int64(env, argv[4], &cols));
+  if (rows < 1 || cols < 1 || static_cast<int64_t>(lx) < rows * cols ||
+      static_cast<int64_t>(lo) < rows * cols || static_cast<int64_t>(lb) < cols) {
+    return throw_type(env, "ks_native.addBias: bad sizes");
+  }
+  const int T = rows * cols < (1 << 15) ? 1 : pool().threads();
+  auto body = [&](int t) {
+    if (t >= T) return;
+    int64_t r0, r1;
+    part(rows, t, T, &r0, &r1);
+    for (int64_t r = r0; r < r1; r++) {
+      const float* a = x + r * cols;
+      float* o = out + r * cols;
+      for (int64_t c = 0; c < cols; c++) o[c] = a[c] + bias[c];
+    }
+  };
+  if (T == 1) {
+    body(0);
+  } else {
+    pool().run(body);
+  }
+  return nullptr;
+}
+
 // threads(n?) -> the pool size (sets it first when n is given).
 napi_value Threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -704,6 +742,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr,
        napi_default, nullptr},
       {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"blas", nullptr, Blas, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -322,6 +322,9 @@ const DOC_INTRO = [
   'matmuls and elementwise ops. XNNPACK runs ~20-26 GFLOP/s per thread here (wasm SIMD128, no',
   'FMA), which caps one thread at ~500 train img/s for the reference classifier (~47 MFLOP/img).',
   'Two threads help only when the other core is idle; under load they are slower.',
+  'Blocks named "native, ..." ran with `--native`: the optional OpenBLAS kernels',
+  '(src/node/native-kernels.ts: convs, matmuls, bias sums) with the rest on wasm; the others ran',
+  'the wasm kernels only. Compare blocks measured at similar load averages.',
 ].join('\n');
 
 /** Replace one `### <key>` block inside the training section (other blocks and sections stay). */

@@ -25,8 +25,8 @@ import {
  * Optional native kernels for the tfjs 'wasm' backend under Node: an N-API addon (native/) on
  * OpenBLAS sgemm + im2col/col2im, multithreaded over a fixed pool, working in place on the wasm
  * heap (Float32Array views, no copies). They replace Conv2D, FusedConv2D, Conv2DBackpropFilter,
- * Conv2DBackpropInput, BatchMatMul, _FusedMatMul and Sum (over leading axes: bias gradients) on
- * 'wasm' for float32 NHWC cases, and hand
+ * Conv2DBackpropInput, BatchMatMul, _FusedMatMul, Sum (over leading axes: bias gradients) and Add
+ * of a bias (x[..., C] + b[C], unfused layers while training) on 'wasm' for float32 NHWC cases, and hand
  * everything else to the kernel they wrap (the fast wasm kernels, else stock).
  *
  * The addon is built by `npm ci` (postinstall: native/build.mjs) when libopenblas-dev is
@@ -62,6 +62,7 @@ export interface NativeAddon {
     alpha: number,
   ): void;
   sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  addBias(x: Float32Array, bias: Float32Array, out: Float32Array, rows: number, cols: number): void;
   threads(n?: number): number;
   blas(): string;
 }
@@ -109,6 +110,7 @@ const KERNELS: [string, (addon: NativeAddon, next: KernelConfig | undefined) => 
     ['BatchMatMul', makeMatMul],
     ['_FusedMatMul', makeMatMul],
     ['Sum', makeSum],
+    ['Add', makeAddBias],
   ];
 
 export interface NativeKernelOptions {
@@ -427,6 +429,31 @@ function makeSum(addon: NativeAddon, next: KernelConfig | undefined): FastKernel
     const out = alloc(backend, outShape);
     addon.sumRows(f32(backend, x), f32(backend, out), rows, cols);
     if (keepDims) out.shape = backend_util.expandShapeToKeepDim(outShape, axes);
+    return out;
+  };
+}
+
+/** x[..., C] + b[C] (either order), float32; same-shape and other broadcasts: the next kernel. */
+function makeAddBias(addon: NativeAddon, next: KernelConfig | undefined): FastKernelFunc {
+  const fallback = delegate(next, 'Add');
+  return (args) => {
+    const { inputs, backend } = args;
+    const { a, b } = inputs as KernelInputs & { a: TensorInfo; b: TensorInfo };
+    if (portableKernelsOnly() || a.dtype !== 'float32' || b.dtype !== 'float32') {
+      return fallback(args);
+    }
+    const sa = util.sizeFromShape(a.shape);
+    const sb = util.sizeFromShape(b.shape);
+    const [x, bias] = sa >= sb ? [a, b] : [b, a];
+    const cols = x.shape[x.shape.length - 1] ?? 0;
+    const rows = cols > 0 ? util.sizeFromShape(x.shape) / cols : 0;
+    const biasShapeOk =
+      bias.shape.length <= x.shape.length &&
+      bias.shape[bias.shape.length - 1] === cols &&
+      bias.shape.slice(0, -1).every((d) => d === 1);
+    if (!biasShapeOk || rows < 2 || cols < 1) return fallback(args);
+    const out = alloc(backend, x.shape);
+    addon.addBias(f32(backend, x), f32(backend, bias), f32(backend, out), rows, cols);
     return out;
   };
 }

@@ -212,6 +212,36 @@ describe.skipIf(!available)('native kernels on wasm match cpu', () => {
     expect(shapes[0]).toEqual(shapes[1]);
   });
 
+  it.each([
+    [[64, 28, 28, 32], [32]],
+    [[32], [5, 4, 32]],
+    [
+      [5, 3],
+      [1, 3],
+    ],
+    [
+      [5, 3],
+      [5, 3],
+    ],
+    [
+      [5, 3],
+      [5, 1],
+    ],
+  ])('add %j + %j', async (sa, sb) => {
+    const a = data(
+      sa.reduce((p, q) => p * q, 1),
+      51,
+    );
+    const b = data(
+      sb.reduce((p, q) => p * q, 1),
+      52,
+    );
+    const run = () => tf.add(tf.tensor(a, sa), tf.tensor(b, sb));
+    const cpu = await on('cpu', run);
+    const nat = await on('wasm', run);
+    expect(maxRelErr(nat[0]!, cpu[0]!)).toBeLessThan(1e-6);
+  });
+
   it('gradients through tf.grads (conv2d, conv2dTranspose, dense) match cpu', async () => {
     const x = data(4 * 12 * 12 * 3, 21);
     const f = data(3 * 3 * 3 * 8, 22);
