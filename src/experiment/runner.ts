@@ -17,6 +17,7 @@ import { deriveSeed } from '../core/rng';
 import { type Dataset, type DatasetPair, loadDataset } from '../data/idx';
 import { networkIds, randomPartition, selectClasses } from '../data/partition';
 import { folderReader, writeFileAtomic } from '../node/fs-atomic';
+import { nativeInfo, nativeKernelsActive } from '../node/native-kernels';
 import { trainClassifier } from '../train/classifier';
 import { trainAndExport } from '../train/train-network';
 import type { EndpointRuntime } from '../worker/local-endpoint';
@@ -62,7 +63,15 @@ export interface ExperimentResult {
   baseSeed: number;
   seeds: number[];
   runtime: EndpointRuntime;
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; backend: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    node: string;
+    backend: string;
+    /** The optional OpenBLAS kernels (src/node/native-kernels.ts), when active. */
+    nativeKernels: { threads: number; blas: string } | null;
+  };
   rows: {
     id: RowId;
     label: string;
@@ -226,6 +235,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
       backend: tf.getBackend(),
+      nativeKernels: nativeKernelsActive() ? nativeInfo() : null,
     },
     rows: rows.map((row) => {
       const accuracies = runs.filter((x) => x.row === row.id).map((x) => x.accuracy);
@@ -533,6 +543,7 @@ export async function measureArchitectureClaims(
       mergedSeconds: m,
       ensembleOverMerged: e / m,
       backend: tf.getBackend(),
+      nativeKernels: nativeKernelsActive() ? nativeInfo() : null,
     },
   };
 }
@@ -554,7 +565,8 @@ export function resultsMarkdown(r: ExperimentResult): string {
     table,
     '',
     `Seeds: ${r.seeds.join(', ')} (base seed ${r.baseSeed}). Endpoints: ${r.runtime}. ` +
-      `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, tfjs backend ${m.backend}. ` +
+      `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, tfjs backend ${m.backend}` +
+      `${m.nativeKernels ? ` + native kernels (${m.nativeKernels.blas}, ${m.nativeKernels.threads} threads)` : ''}. ` +
       `Wall time ${(r.seconds / 60).toFixed(1)} min (cached units count as 0).`,
   ].join('\n');
 }
