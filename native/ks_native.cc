@@ -208,13 +208,13 @@ void conv_forward(const Conv& g, const float* x, const float* wt, const float* b
     part(chunks, t, pool().threads(), &c0, &c1);
     for (int64_t c = c0; c < c1; c++) {
       const int64_t p0 = c * rows, p1 = std::min(P, p0 + rows), m = p1 - p0;
+      float* out = y + p0 * g.co;
       const float* a = x + p0 * g.ci;
       if (!pw) {
         float* col = scratch(static_cast<size_t>(m * K));
         im2col(g, x, p0, p1, col);
         a = col;
       }
-      float* out = y + p0 * g.co;
       if (g.co == 1) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(m), static_cast<int>(K), 1.f, a,
                     static_cast<int>(K), wt, 1, 0.f, out, 1);
@@ -334,6 +334,40 @@ void conv_backprop_input(const Conv& g, const float* dy, const float* wt, float*
       const Phase& a = *j.y;
       const Phase& b = *j.x;
       const int64_t m = task.r1 - task.r0;
+      const int64_t per_img0 = static_cast<int64_t>(a.count) * b.count;
+      if (g.ci == 1) {
+        // One output channel: dot products straight from dy (8 fixed lanes, fixed order).
+        for (int64_t r = task.r0; r < task.r1; r++) {
+          const int64_t bi = r / per_img0;
+          const int64_t rem = r - bi * per_img0;
+          const int iy = a.start + g.sh * static_cast<int>(rem / b.count);
+          const int ix = b.start + g.sw * static_cast<int>(rem % b.count);
+          const float* dyb = dy + bi * g.oh * g.ow * g.co;
+          float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+          float tail = 0.f;
+          const float* wrow = j.wp.data();
+          for (int my = 0; my < a.taps; my++) {
+            const int ny = iy + g.pt - (a.tap + g.sh * my);
+            const int oy = ny / g.sh;
+            const bool rowOk = ny >= 0 && oy < g.oh;
+            for (int mx = 0; mx < b.taps; mx++, wrow += g.co) {
+              const int nx = ix + g.pl - (b.tap + g.sw * mx);
+              const int ox = nx / g.sw;
+              if (!rowOk || nx < 0 || ox >= g.ow) continue;
+              const float* sp = dyb + (static_cast<int64_t>(oy) * g.ow + ox) * g.co;
+              int c = 0;
+              for (; c + 8 <= g.co; c += 8) {
+                for (int l = 0; l < 8; l++) lane[l] += sp[c + l] * wrow[c + l];
+              }
+              for (; c < g.co; c++) tail += sp[c] * wrow[c];
+            }
+          }
+          const float v = ((lane[0] + lane[4]) + (lane[1] + lane[5])) +
+                          ((lane[2] + lane[6]) + (lane[3] + lane[7])) + tail;
+          dx[(bi * g.h + iy) * g.w + ix] = v;
+        }
+        continue;
+      }
       float* col = scratch(static_cast<size_t>(m * (j.kp + g.ci)));
       float* res = col + m * j.kp;
       const int64_t per_img = static_cast<int64_t>(a.count) * b.count;
@@ -366,14 +400,9 @@ void conv_backprop_input(const Conv& g, const float* dy, const float* wt, float*
         }
       }
       float* out = direct ? dx + task.r0 * g.ci : res;
-      if (g.ci == 1) {  // one output channel: a matrix-vector product (sgemm is slow at N = 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(m), static_cast<int>(j.kp), 1.f,
-                    col, static_cast<int>(j.kp), j.wp.data(), 1, 0.f, out, 1);
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), g.ci,
-                    static_cast<int>(j.kp), 1.f, col, static_cast<int>(j.kp), j.wp.data(), g.ci,
-                    0.f, out, g.ci);
-      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), g.ci,
+                  static_cast<int>(j.kp), 1.f, col, static_cast<int>(j.kp), j.wp.data(), g.ci,
+                  0.f, out, g.ci);
       if (direct) continue;
       const float* s = res;
       for (int64_t r = task.r0; r < task.r1; r++) {
