@@ -63,13 +63,16 @@ export function checkSources(sets: readonly SoftSet[], opts: { allowOverlap?: bo
  * Merge soft sets into one shuffled training set over the union of classes. Each sample's
  * soft label (over its network's classes) goes into the union's columns for those classes;
  * the other columns are 0 (a network says nothing about classes it never saw).
+ * `extraClasses` adds columns no source covers (the target's, when it has no replay set).
  */
 export function mergeSets(
   sets: readonly SoftSet[],
-  opts: { seed: number; allowOverlap?: boolean },
+  opts: { seed: number; allowOverlap?: boolean; extraClasses?: readonly number[] },
 ): MergedSet {
   checkSources(sets, opts);
-  const classes = [...new Set(sets.flatMap((s) => s.classIds))].sort((a, b) => a - b);
+  const classes = [
+    ...new Set([...sets.flatMap((s) => s.classIds), ...(opts.extraClasses ?? [])]),
+  ].sort((a, b) => a - b);
   const u = classes.length;
   const col = new Map(classes.map((c, k) => [c, k]));
   const imageShape = sets[0]!.imageShape;

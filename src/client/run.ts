@@ -202,13 +202,10 @@ async function runWithTarget(
     sets.filter((s) => s.count > 0),
     {
       seed: deriveSeed(opts.seed, 'merge'),
+      extraClasses: target.manifest.classes,
       ...(opts.allowOverlap === undefined ? {} : { allowOverlap: opts.allowOverlap }),
     },
   );
-  for (const c of target.manifest.classes) {
-    if (!merged.classes.includes(c)) merged.classes.push(c);
-  }
-  merged.classes.sort((a, b) => a - b);
   emit({ kind: 'merged', count: merged.count, classes: merged.classes });
 
   const before = opts.test

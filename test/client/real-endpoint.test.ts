@@ -95,4 +95,39 @@ describe('client against real local endpoints', () => {
     saved.decoder.dispose();
     result.model.dispose();
   });
+
+  it('without replay: the union still holds the target classes (locally made replay off)', async () => {
+    const result = await runClient({
+      endpoints: [{ url: a.url }],
+      targetDir: dirB,
+      samplesPerNetwork: 60,
+      replaySamples: 0,
+      seed: 4,
+      schedule: { epochs: 1, batchSize: 32 },
+      ...fast,
+    });
+    expect(result.classes).toEqual([0, 1, 2, 3, 5]);
+    expect(result.sources.map((s) => s.networkId)).toEqual(['net-a']);
+    expect(result.model.outputs[0]!.shape.at(-1)).toBe(5);
+    result.model.dispose();
+  });
+
+  it('target not served: its replay set is generated locally from its folder', async () => {
+    const events: string[] = [];
+    const result = await runClient({
+      endpoints: [{ url: a.url }],
+      targetDir: dirB,
+      samplesPerNetwork: 60,
+      seed: 4,
+      schedule: { epochs: 1, batchSize: 32 },
+      onEvent: (e) => events.push(e.kind),
+      ...fast,
+    });
+    expect(events).toContain('replay');
+    expect(result.sources.map((s) => [s.networkId, s.count])).toEqual([
+      ['net-a', 60],
+      ['net-b', 60],
+    ]);
+    result.model.dispose();
+  });
 });
