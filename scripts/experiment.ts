@@ -25,7 +25,7 @@ prints a JSON summary as its last line.
   --runs-dir DIR    cache and results root                             default: runs
   --runtime R       node | workerd (local endpoints)                   default: node
   --threads N       wasm threads for training in this process          default: 1
-  --verbose         print every training epoch
+  --verbose         also print training batches (every 10 s)
   --side-claims     only measure the paper's side claims for the config's architecture
                     (memory of classifier + VAE vs classifier; ensemble vs merged
                     inference time on the test set), print them as JSON and exit`;

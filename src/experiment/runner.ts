@@ -167,6 +167,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
         dirs.push(dir);
         if (await exists(join(dir, 'manifest.json'))) continue;
         const t = performance.now();
+        let lastBatchLog = t;
         log(`  training ${id} (${variantKey(variant)}, classes ${partition[i]!.join(',')})...`);
         await trainAndExport(dir, {
           networkId: id,
@@ -182,9 +183,18 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
           maxTrainSamples: config.train.maxTrainSamples,
           seed,
           onEvent: (e) => {
-            if (e.kind === 'epoch-end' && opts.verbose) {
+            if (e.kind === 'epoch-end') {
               log(
                 `    ${e.network} ${e.stage} epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)}${e.accuracy === undefined ? '' : ` acc ${e.accuracy.toFixed(3)}`} (${e.imagesPerSecond.toFixed(0)} img/s)`,
+              );
+            } else if (
+              e.kind === 'batch' &&
+              opts.verbose &&
+              performance.now() - lastBatchLog > 10_000
+            ) {
+              lastBatchLog = performance.now();
+              log(
+                `    ${e.network} ${e.stage} epoch ${e.epoch} batch ${e.batch}/${e.batchesPerEpoch} loss ${e.loss.toFixed(4)} (${e.imagesPerSecond.toFixed(0)} img/s)`,
               );
             }
           },
