@@ -1,19 +1,22 @@
-// Native float32 kernels for the tfjs 'wasm' backend under Node (optional; see README.md here).
+// Native float32 kernels for the tfjs 'wasm' backend under Node (optional; loaded by
+// src/node/native-kernels.ts, built by native/build.mjs).
 //
 // Every kernel works in place on Float32Array views of the wasm heap (zero copy): the caller
 // allocates the output tensor first, then passes views of inputs and output. No JS runs while a
 // kernel computes, so the heap cannot grow (and move) underneath it.
 //
 // Convolutions are NHWC with filters [KH, KW, Ci, Co] (tfjs layout), lowered to im2col (forward,
-// filter gradient) or a per-phase gather (input gradient) + OpenBLAS sgemm on chunks of output pixels small enough to stay in cache. Work is split over a
-// fixed pool of threads with a static partition (OpenBLAS itself runs single-threaded inside each
-// chunk), so results depend only on the shapes and the thread count: deterministic for a fixed
-// thread count.
+// filter gradient) or a per-phase gather (input gradient) + OpenBLAS sgemm, on chunks of output
+// pixels small enough to stay in cache. Chunks are tasks for a small thread pool (OpenBLAS itself
+// runs single-threaded inside each task). Task boundaries and the order of every reduction depend
+// on the shapes only, so results are bit-identical for any thread count (on a given machine and
+// OpenBLAS build: its kernels are picked for the CPU at load time).
 
 #include <cblas.h>
 #include <node_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -28,8 +31,14 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Thread pool: workers block on a condition variable between jobs (no spinning: the machine is
-// shared). run(fn) calls fn(t) for t in [0, threads) and returns when all are done; the calling
-// thread is t = 0. Workers are detached and never destroyed (process exit just ends them).
+// shared). for_each(n, fn) runs fn(i) for every task i in [0, n) on the calling thread and on
+// whichever workers wake up in time, each taking the next task from a shared counter (so a
+// descheduled worker delays one task, not a fixed share). Which thread runs a task varies, so
+// every kernel makes a task's result independent of that: disjoint outputs, or per-task partial
+// sums reduced in task order. Task boundaries depend on the shapes only: results are the same
+// for any thread count. Workers are detached and never destroyed (process exit ends them).
+
+using TaskFn = std::function<void(int64_t)>;
 
 class Pool {
  public:
@@ -51,42 +60,57 @@ class Pool {
     threads_ = n;
   }
 
-  void run(const std::function<void(int)>& fn) {
+  void for_each(int64_t n, const TaskFn& fn) {
+    if (n <= 0) return;
     std::lock_guard<std::mutex> call(call_);
-    int n = threads_;
-    if (n <= 1) {
-      fn(0);
+    if (threads_ <= 1 || n == 1) {
+      for (int64_t i = 0; i < n; i++) fn(i);
       return;
     }
+    std::atomic<int64_t> next{0};
     {
       std::lock_guard<std::mutex> lk(m_);
       job_ = &fn;
-      active_ = n;
-      pending_ = n - 1;
+      next_ = &next;
+      total_ = n;
+      active_ = threads_;
       gen_++;
     }
     cv_.notify_all();
-    fn(0);
+    work(fn, next, n);
     std::unique_lock<std::mutex> lk(m_);
-    done_.wait(lk, [this] { return pending_ == 0; });
-    job_ = nullptr;
+    job_ = nullptr;  // workers waking from now on skip this job
+    done_.wait(lk, [this] { return inside_ == 0; });
   }
 
  private:
+  static void work(const TaskFn& fn, std::atomic<int64_t>& next, int64_t n) {
+    for (;;) {
+      const int64_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= n) return;
+      fn(i);
+    }
+  }
+
   void loop(int id, uint64_t seen) {
     for (;;) {
-      const std::function<void(int)>* job;
+      const TaskFn* job;
+      std::atomic<int64_t>* next;
+      int64_t n;
       {
         std::unique_lock<std::mutex> lk(m_);
         cv_.wait(lk, [&] { return gen_ != seen; });
         seen = gen_;
-        if (id >= active_) continue;
+        if (id >= active_ || job_ == nullptr) continue;
         job = job_;
+        next = next_;
+        n = total_;
+        inside_++;
       }
-      (*job)(id);
+      work(*job, *next, n);
       {
         std::lock_guard<std::mutex> lk(m_);
-        if (--pending_ == 0) done_.notify_one();
+        if (--inside_ == 0) done_.notify_all();
       }
     }
   }
@@ -94,10 +118,12 @@ class Pool {
   std::mutex call_;  // one parallel job at a time (several Node environments may share us)
   std::mutex m_;
   std::condition_variable cv_, done_;
-  const std::function<void(int)>* job_ = nullptr;
+  const TaskFn* job_ = nullptr;
+  std::atomic<int64_t>* next_ = nullptr;
+  int64_t total_ = 0;
   uint64_t gen_ = 0;
   int active_ = 1;
-  int pending_ = 0;
+  int inside_ = 0;
   unsigned started_ = 0;
   int threads_ = 1;
 };
@@ -107,11 +133,14 @@ Pool& pool() {
   return *p;
 }
 
-// Static contiguous partition of [0, n) for thread t of T.
-inline void part(int64_t n, int t, int T, int64_t* b, int64_t* e) {
-  *b = n * t / T;
-  *e = n * (t + 1) / T;
+// Fixed split of [0, n) into `parts` contiguous ranges (range i of parts).
+inline void part(int64_t n, int64_t i, int64_t parts, int64_t* b, int64_t* e) {
+  *b = n * i / parts;
+  *e = n * (i + 1) / parts;
 }
+
+// Partial sums are kept per group of tasks: at most this many groups.
+constexpr int64_t MAX_GROUPS = 16;
 
 thread_local std::vector<float> tl_scratch;
 float* scratch(size_t n) {
@@ -203,10 +232,8 @@ void conv_forward(const Conv& g, const float* x, const float* wt, const float* b
   const int64_t rows = chunk_rows(K);
   const int64_t chunks = (P + rows - 1) / rows;
   const bool pw = g.pointwise();
-  pool().run([&](int t) {
-    int64_t c0, c1;
-    part(chunks, t, pool().threads(), &c0, &c1);
-    for (int64_t c = c0; c < c1; c++) {
+  pool().for_each(chunks, [&](int64_t c) {
+    {  // one chunk of output pixels
       const int64_t p0 = c * rows, p1 = std::min(P, p0 + rows), m = p1 - p0;
       float* out = y + p0 * g.co;
       const float* a = x + p0 * g.ci;
@@ -227,20 +254,20 @@ void conv_forward(const Conv& g, const float* x, const float* wt, const float* b
   });
 }
 
-// dW[K, Co] = im2col(x)^T . dy[P, Co]; each thread sums its chunks, partials added in order.
+// dW[K, Co] = im2col(x)^T . dy[P, Co]: chunks in a fixed number of groups, one partial per
+// group (sgemm accumulating over the group's chunks in order), partials added in group order.
 void conv_backprop_filter(const Conv& g, const float* x, const float* dy, float* dw) {
   const int64_t K = g.K(), P = g.P();
   const int64_t rows = chunk_rows(K);
   const int64_t chunks = (P + rows - 1) / rows;
+  const int64_t groups = std::min(chunks, MAX_GROUPS);
   const bool pw = g.pointwise();
-  const int T = pool().threads();
   const size_t wsize = static_cast<size_t>(K) * g.co;
-  std::vector<float> partials(wsize * static_cast<size_t>(T - 1));
-  pool().run([&](int t) {
-    float* acc = t == 0 ? dw : partials.data() + wsize * (t - 1);
+  std::vector<float> partials(groups > 1 ? wsize * static_cast<size_t>(groups) : 0);
+  pool().for_each(groups, [&](int64_t gi) {
+    float* acc = groups > 1 ? partials.data() + wsize * gi : dw;
     int64_t c0, c1;
-    part(chunks, t, T, &c0, &c1);
-    if (c0 == c1) std::memset(acc, 0, sizeof(float) * wsize);
+    part(chunks, gi, groups, &c0, &c1);
     for (int64_t c = c0; c < c1; c++) {
       const int64_t p0 = c * rows, p1 = std::min(P, p0 + rows), m = p1 - p0;
       const float* a = x + p0 * g.ci;
@@ -254,9 +281,12 @@ void conv_backprop_filter(const Conv& g, const float* x, const float* dy, float*
                   c == c0 ? 0.f : 1.f, acc, g.co);
     }
   });
-  for (int t = 1; t < T; t++) {
-    const float* pp = partials.data() + wsize * (t - 1);
-    for (size_t i = 0; i < wsize; i++) dw[i] += pp[i];
+  if (groups > 1) {
+    std::memcpy(dw, partials.data(), sizeof(float) * wsize);
+    for (int64_t gi = 1; gi < groups; gi++) {
+      const float* pp = partials.data() + wsize * gi;
+      for (size_t i = 0; i < wsize; i++) dw[i] += pp[i];
+    }
   }
 }
 
@@ -325,10 +355,8 @@ void conv_backprop_input(const Conv& g, const float* dy, const float* wt, float*
     for (int64_t r = 0; r < rows; r += chunk) tasks.push_back({j, r, std::min(rows, r + chunk)});
   }
   const bool direct = g.sh == 1 && g.sw == 1;  // one phase, rows = the pixels of dx in order
-  pool().run([&](int t) {
-    int64_t t0, t1;
-    part(static_cast<int64_t>(tasks.size()), t, pool().threads(), &t0, &t1);
-    for (int64_t ti = t0; ti < t1; ti++) {
+  pool().for_each(static_cast<int64_t>(tasks.size()), [&](int64_t ti) {
+    {
       const Task& task = tasks[ti];
       const Job& j = jobs[task.job];
       const Phase& a = *j.y;
@@ -366,7 +394,7 @@ void conv_backprop_input(const Conv& g, const float* dy, const float* wt, float*
                           ((lane[2] + lane[6]) + (lane[3] + lane[7])) + tail;
           dx[(bi * g.h + iy) * g.w + ix] = v;
         }
-        continue;
+        return;
       }
       float* col = scratch(static_cast<size_t>(m * (j.kp + g.ci)));
       float* res = col + m * j.kp;
@@ -403,7 +431,7 @@ void conv_backprop_input(const Conv& g, const float* dy, const float* wt, float*
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), g.ci,
                   static_cast<int>(j.kp), 1.f, col, static_cast<int>(j.kp), j.wp.data(), g.ci,
                   0.f, out, g.ci);
-      if (direct) continue;
+      if (direct) return;
       const float* s = res;
       for (int64_t r = task.r0; r < task.r1; r++) {
         const int64_t bi = r / per_img;
@@ -418,30 +446,23 @@ void conv_backprop_input(const Conv& g, const float* dy, const float* wt, float*
   });
 }
 
-// out[c] = sum_r x[r, c] (bias gradients): rows split over the pool, double accumulators,
-// partials added in thread order.
+// out[c] = sum_r x[r, c] (bias gradients): rows in a fixed number of groups with double
+// partials, added in group order.
 void sum_rows(const float* x, float* out, int64_t rows, int64_t cols) {
-  const int T = rows * cols < (1 << 16) ? 1 : pool().threads();
-  std::vector<double> acc(static_cast<size_t>(T * cols), 0.0);
-  auto body = [&](int t) {
+  const int64_t groups = rows * cols < (1 << 16) ? 1 : std::min(rows, MAX_GROUPS);
+  std::vector<double> acc(static_cast<size_t>(groups * cols), 0.0);
+  pool().for_each(groups, [&](int64_t gi) {
     int64_t r0, r1;
-    part(rows, t, T, &r0, &r1);
-    double* a = acc.data() + t * cols;
+    part(rows, gi, groups, &r0, &r1);
+    double* a = acc.data() + gi * cols;
     for (int64_t r = r0; r < r1; r++) {
       const float* row = x + r * cols;
       for (int64_t c = 0; c < cols; c++) a[c] += row[c];
     }
-  };
-  if (T == 1) {
-    body(0);
-  } else {
-    pool().run([&](int t) {
-      if (t < T) body(t);
-    });
-  }
+  });
   for (int64_t c = 0; c < cols; c++) {
     double v = 0;
-    for (int t = 0; t < T; t++) v += acc[static_cast<size_t>(t * cols + c)];
+    for (int64_t gi = 0; gi < groups; gi++) v += acc[static_cast<size_t>(gi * cols + c)];
     out[c] = static_cast<float>(v);
   }
 }
@@ -449,12 +470,11 @@ void sum_rows(const float* x, float* out, int64_t rows, int64_t cols) {
 // C[b] = act(op(A[b]) . op(B[b]) + bias); A/B batch strides may be 0 (broadcast).
 void matmul(const float* a, const float* b, const float* bias, float* c, int batch, int m, int n,
             int k, bool ta, bool tb, int64_t sa, int64_t sb, int act, float alpha) {
-  const int T = pool().threads();
   const int lda = ta ? m : k, ldb = tb ? k : n;
   const double flops = 2.0 * batch * m * n * k;
-  // Split the batch when there are enough matrices, else the columns of each product.
-  const bool by_batch = batch >= T;
-  const int T_eff = flops < 4e5 ? 1 : T;
+  // Split the batch when there are several matrices, else the columns of each product.
+  const bool by_batch = batch >= 4;
+  const bool small = flops < 4e5;
   auto one = [&](int i, int n0, int n1) {
     if (n1 <= n0) return;
     const float* bb = b + i * sb + (tb ? static_cast<int64_t>(n0) * k : n0);
@@ -468,24 +488,20 @@ void matmul(const float* a, const float* b, const float* bias, float* c, int bat
       }
     }
   };
-  if (T_eff == 1) {
+  if (small) {
     for (int i = 0; i < batch; i++) one(i, 0, n);
     return;
   }
-  pool().run([&](int t) {
-    if (by_batch) {
-      int64_t i0, i1;
-      part(batch, t, T, &i0, &i1);
-      for (int64_t i = i0; i < i1; i++) one(static_cast<int>(i), 0, n);
-    } else {
-      // Column blocks in multiples of 16 (whole SIMD tiles).
-      const int blocks = (n + 15) / 16;
-      int64_t j0, j1;
-      part(blocks, t, T, &j0, &j1);
-      const int n0 = static_cast<int>(j0) * 16, n1 = std::min(n, static_cast<int>(j1) * 16);
+  if (by_batch) {
+    pool().for_each(batch, [&](int64_t i) { one(static_cast<int>(i), 0, n); });
+  } else {
+    // Fixed column blocks (whole SIMD tiles), whatever the thread count.
+    const int64_t blocks = (n + 63) / 64;
+    pool().for_each(blocks, [&](int64_t jb) {
+      const int n0 = static_cast<int>(jb) * 64, n1 = std::min(n, n0 + 64);
       for (int i = 0; i < batch; i++) one(i, n0, n1);
-    }
-  });
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,22 +731,16 @@ napi_value AddBias(napi_env env, napi_callback_info info) {
       static_cast<int64_t>(lo) < rows * cols || static_cast<int64_t>(lb) < cols) {
     return throw_type(env, "ks_native.addBias: bad sizes");
   }
-  const int T = rows * cols < (1 << 15) ? 1 : pool().threads();
-  auto body = [&](int t) {
-    if (t >= T) return;
+  const int64_t groups = rows * cols < (1 << 15) ? 1 : std::min(rows, MAX_GROUPS);
+  pool().for_each(groups, [&](int64_t gi) {
     int64_t r0, r1;
-    part(rows, t, T, &r0, &r1);
+    part(rows, gi, groups, &r0, &r1);
     for (int64_t r = r0; r < r1; r++) {
       const float* a = x + r * cols;
       float* o = out + r * cols;
       for (int64_t c = 0; c < cols; c++) o[c] = a[c] + bias[c];
     }
-  };
-  if (T == 1) {
-    body(0);
-  } else {
-    pool().run(body);
-  }
+  });
   return nullptr;
 }
 

@@ -33,11 +33,12 @@ import {
  * installed, and can be built later with `npm run build:native`. Without it (or with
  * KS_NATIVE=0 in the environment), `registerNativeKernels()` returns false and nothing changes.
  *
- * Determinism: each kernel splits its work statically over the pool, so results depend only on
- * the shapes and the thread count (`threads`, default `os.availableParallelism()`, or
- * KS_NATIVE_THREADS): fixed seed + fixed thread count = same bits. The last bits differ from
- * XNNPACK's, so code that must match the Worker bit for bit (packet generation) runs inside
- * `portableKernels()`, where these kernels step aside.
+ * Determinism: work is cut into tasks whose boundaries, and the order of every reduction, depend
+ * on the shapes only; threads (`threads`, default `os.availableParallelism()`, or
+ * KS_NATIVE_THREADS) just take tasks from a queue. So results are bit-identical for any thread
+ * count on a given machine (OpenBLAS picks its kernels for the CPU at load time). The last bits
+ * differ from XNNPACK's, so code that must match the Worker bit for bit (packet generation) runs
+ * inside `portableKernels()`, where these kernels step aside.
  */
 
 export interface NativeAddon {
