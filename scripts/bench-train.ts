@@ -300,14 +300,16 @@ function table(results: Record<string, Rates>): string {
     ['decoder_infer_img_s', 'decoder inference (img/s)'],
   ];
   const names = Object.keys(results);
-  const lines = [
-    `| measurement | ${names.join(' | ')} |`,
-    `|---|${names.map(() => '---:').join('|')}|`,
+  // Padded like biome formats markdown tables, so `npm run lint` passes after a run.
+  const rows = [
+    ['measurement', ...names],
+    ...keys.map(([k, label]) => [label, ...names.map((n) => String(results[n]?.[k] ?? ''))]),
   ];
-  for (const [k, label] of keys) {
-    lines.push(`| ${label} | ${names.map((n) => results[n]?.[k] ?? '').join(' | ')} |`);
-  }
-  return lines.join('\n');
+  const widths = rows[0]!.map((_, c) => Math.max(3, ...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) =>
+    `| ${r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, c) => (c === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`;
+  return [line(rows[0]!), rule, ...rows.slice(1).map(line)].join('\n');
 }
 
 const DOC_HEADING = '## Training (`npm run bench:train`)';
