@@ -47,6 +47,7 @@ function main() {
     cwd: here,
     encoding: 'utf8',
     stdio: verbose ? 'inherit' : 'pipe',
+    timeout: 300_000, // e.g. node-gyp waiting for headers it cannot download
   });
   if (r.status !== 0) {
     const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
