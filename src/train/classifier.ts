@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { createRng } from '../core/rng';
 import type { Dataset } from '../data/idx';
-import { chunks, epochBatches, imageBatch, oneHotBatch } from './batches';
+import { chunks, imageBatch, oneHotBatch } from './batches';
+import { runAdamEpochs } from './loop';
 import { crossEntropy } from './losses';
-import { type OnTrainEvent, silent } from './progress';
+import type { OnTrainEvent } from './progress';
 
 export interface TrainClassifierOptions {
   network: string;
@@ -24,75 +24,27 @@ export function trainableVariables(...models: tfl.LayersModel[]): tf.Variable[] 
 }
 
 /** Train a softmax classifier with Adam on one-hot targets; returns the final epoch's mean loss. */
-export async function trainClassifier(
+export function trainClassifier(
   model: tfl.LayersModel,
   data: Dataset,
   opts: TrainClassifierOptions,
 ): Promise<number> {
-  const onEvent = opts.onEvent ?? silent;
-  const rng = createRng(opts.seed);
-  const optimizer = tf.train.adam(opts.learningRate);
-  const vars = trainableVariables(model);
-  const batchesPerEpoch = Math.ceil(data.count / opts.batchSize);
-  onEvent({
-    kind: 'stage-start',
-    network: opts.network,
+  const heldOut = opts.heldOut;
+  return runAdamEpochs({
+    ...opts,
     stage: 'classifier',
-    epochs: opts.epochs,
-    batchesPerEpoch,
+    count: data.count,
+    variables: trainableVariables(model),
+    batch: (idx) => {
+      const x = imageBatch(data, idx);
+      const y = oneHotBatch(data, idx, opts.classes);
+      return {
+        inputs: [x, y],
+        loss: () => crossEntropy(y, model.apply(x, { training: true }) as tf.Tensor),
+      };
+    },
+    afterEpoch: heldOut && (() => evaluateClassifier(model, heldOut, opts.classes).accuracy),
   });
-  let lastLoss = Number.NaN;
-  try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      const t0 = performance.now();
-      let sum = 0;
-      let seen = 0;
-      const batches = epochBatches(data.count, opts.batchSize, rng);
-      for (let b = 0; b < batches.length; b++) {
-        const idx = batches[b]!;
-        const x = imageBatch(data, idx);
-        const y = oneHotBatch(data, idx, opts.classes);
-        const cost = optimizer.minimize(
-          () => crossEntropy(y, model.apply(x, { training: true }) as tf.Tensor),
-          true,
-          vars,
-        );
-        const loss = (await cost!.data())[0]!;
-        tf.dispose([x, y, cost!]);
-        sum += loss * idx.length;
-        seen += idx.length;
-        onEvent({
-          kind: 'batch',
-          network: opts.network,
-          stage: 'classifier',
-          epoch,
-          batch: b + 1,
-          batchesPerEpoch,
-          loss,
-          imagesPerSecond: (seen * 1000) / (performance.now() - t0),
-        });
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      lastLoss = sum / seen;
-      const accuracy = opts.heldOut
-        ? evaluateClassifier(model, opts.heldOut, opts.classes).accuracy
-        : undefined;
-      onEvent({
-        kind: 'epoch-end',
-        network: opts.network,
-        stage: 'classifier',
-        epoch,
-        epochs: opts.epochs,
-        loss: lastLoss,
-        seconds,
-        imagesPerSecond: seen / seconds,
-        ...(accuracy === undefined ? {} : { accuracy }),
-      });
-    }
-  } finally {
-    optimizer.dispose();
-  }
-  return lastLoss;
 }
 
 export interface ClassifierEvaluation {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { ArchitectureInfo, Manifest, Variant } from '../core/manifest';
+import type { Manifest } from '../core/manifest';
 import { type DatasetPair, loadDataset } from '../data/idx';
 import {
   networkIds,
@@ -9,10 +9,11 @@ import {
   randomPartition,
   validatePartition,
 } from '../data/partition';
-import type { OnTrainEvent } from './progress';
-import { trainAndExport } from './train-network';
+import { type TrainNetworkOptions, trainAndExport } from './train-network';
 
-export interface TrainAllOptions {
+/** Per-network training settings, plus the partition and where to write. */
+export interface TrainAllOptions
+  extends Omit<TrainNetworkOptions, 'networkId' | 'classes' | 'data'> {
   dataDir?: string | undefined;
   /** Explicit partition (`0,1,2/3,4`); else a seeded random split into `networks` parts. */
   partition?: string | undefined;
@@ -23,19 +24,9 @@ export interface TrainAllOptions {
   /** Train only these network ids of the partition (e.g. to run networks in parallel processes). */
   only?: string[] | undefined;
   outDir: string;
-  variant: Variant;
-  architecture?: ArchitectureInfo | undefined;
-  latentSize?: number | undefined;
-  epochs: number;
-  vaeEpochs?: number | undefined;
-  batchSize?: number | undefined;
-  learningRate?: number | undefined;
-  perceptualWeight?: number | undefined;
-  maxTrainSamples?: number | undefined;
-  seed: number;
-  onEvent?: OnTrainEvent | undefined;
   /** Called before each network starts training. */
   onNetwork?: ((id: string, classes: number[]) => void) | undefined;
+  /** An already loaded dataset (else read from `dataDir`). */
   data?: DatasetPair | undefined;
 }
 
@@ -70,22 +61,7 @@ export async function trainAll(opts: TrainAllOptions): Promise<Manifest[]> {
     if (opts.only && !opts.only.includes(id)) continue;
     opts.onNetwork?.(id, classes);
     out.push(
-      await trainAndExport(join(opts.outDir, id), {
-        networkId: id,
-        classes,
-        data,
-        variant: opts.variant,
-        architecture: opts.architecture,
-        latentSize: opts.latentSize,
-        epochs: opts.epochs,
-        vaeEpochs: opts.vaeEpochs,
-        batchSize: opts.batchSize,
-        learningRate: opts.learningRate,
-        perceptualWeight: opts.perceptualWeight,
-        maxTrainSamples: opts.maxTrainSamples,
-        seed: opts.seed,
-        onEvent: opts.onEvent,
-      }),
+      await trainAndExport(join(opts.outDir, id), { ...opts, networkId: id, classes, data }),
     );
   }
   return out;

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { GeneratorLoss, LatentGaussian, ReconstructionLoss } from '../core/manifest';
-import { createRng, type Rng } from '../core/rng';
+import type { Rng } from '../core/rng';
 import type { Dataset } from '../data/idx';
-import { chunks, epochBatches, imageBatch } from './batches';
+import { chunks, imageBatch } from './batches';
 import { trainableVariables } from './classifier';
+import { runAdamEpochs } from './loop';
 import { klDivergence, perceptualLoss, reconstructionLoss } from './losses';
-import { type OnTrainEvent, silent } from './progress';
+import type { OnTrainEvent } from './progress';
 
 export interface TrainVaeOptions {
   network: string;
@@ -56,74 +57,24 @@ export function vaeLoss(
 }
 
 /** Train encoder + decoder (only their trainable weights: frozen shared layers stay put). */
-export async function trainVae(
+export function trainVae(
   encoder: tfl.LayersModel,
   decoder: tfl.LayersModel,
   data: Dataset,
   opts: TrainVaeOptions,
 ): Promise<number> {
-  const onEvent = opts.onEvent ?? silent;
-  const rng = createRng(opts.seed);
-  const optimizer = tf.train.adam(opts.learningRate);
-  const vars = trainableVariables(encoder, decoder);
   const latent = decoder.inputs[0]!.shape[1]!;
-  const batchesPerEpoch = Math.ceil(data.count / opts.batchSize);
-  onEvent({
-    kind: 'stage-start',
-    network: opts.network,
+  return runAdamEpochs({
+    ...opts,
     stage: 'vae',
-    epochs: opts.epochs,
-    batchesPerEpoch,
+    count: data.count,
+    variables: trainableVariables(encoder, decoder),
+    batch: (idx, rng) => {
+      const x = imageBatch(data, idx);
+      const eps = normalNoise(rng, [idx.length, latent]);
+      return { inputs: [x, eps], loss: () => vaeLoss(encoder, decoder, x, eps, opts) };
+    },
   });
-  let lastLoss = Number.NaN;
-  try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      const t0 = performance.now();
-      let sum = 0;
-      let seen = 0;
-      const batches = epochBatches(data.count, opts.batchSize, rng);
-      for (let b = 0; b < batches.length; b++) {
-        const idx = batches[b]!;
-        const x = imageBatch(data, idx);
-        const eps = normalNoise(rng, [idx.length, latent]);
-        const cost = optimizer.minimize(() => vaeLoss(encoder, decoder, x, eps, opts), true, vars);
-        const loss = (await cost!.data())[0]!;
-        tf.dispose([x, eps, cost!]);
-        if (!Number.isFinite(loss)) {
-          throw new Error(
-            `${opts.network}: VAE loss became ${loss} at epoch ${epoch}, batch ${b + 1}; lower --learning-rate`,
-          );
-        }
-        sum += loss * idx.length;
-        seen += idx.length;
-        onEvent({
-          kind: 'batch',
-          network: opts.network,
-          stage: 'vae',
-          epoch,
-          batch: b + 1,
-          batchesPerEpoch,
-          loss,
-          imagesPerSecond: (seen * 1000) / (performance.now() - t0),
-        });
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      lastLoss = sum / seen;
-      onEvent({
-        kind: 'epoch-end',
-        network: opts.network,
-        stage: 'vae',
-        epoch,
-        epochs: opts.epochs,
-        loss: lastLoss,
-        seconds,
-        imagesPerSecond: seen / seconds,
-      });
-    }
-  } finally {
-    optimizer.dispose();
-  }
-  return lastLoss;
 }
 
 /**
