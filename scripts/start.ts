@@ -86,7 +86,7 @@ runMain(async () => {
     },
   });
   process.stdout.write(
-    `\n${result.table}\n\nWhat each network shared: ${result.previews.join(', ')}\n` +
+    `\n${result.table}\n${result.notes.map((n) => `note: ${n}\n`).join('')}\nWhat each network shared: ${result.previews.join(', ')}\n` +
       `Merged network saved to ${result.mergedDir}\n` +
       `Done in ${((performance.now() - t0) / 1000).toFixed(0)} s (fetch ${result.seconds.fetch.toFixed(0)} s, fine-tune ${result.seconds.finetune.toFixed(0)} s).\n`,
   );

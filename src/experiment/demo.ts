@@ -2,10 +2,12 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type ClientEvent,
+  EndpointError,
   type Evaluation,
   ensemblePredictor,
   evaluate,
   modelPredictor,
+  type RunClientResult,
   runClient,
 } from '../client';
 import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
@@ -15,7 +17,7 @@ import { folderReader, writeFileAtomic } from '../node/fs-atomic';
 import { trainAndExport } from '../train/train-network';
 import type { EndpointRuntime } from '../worker/local-endpoint';
 import { QUICK } from './config';
-import { withFleet } from './fleet';
+import { type Fleet, startFleet } from './fleet';
 import { textTable } from './stats';
 
 export interface DemoOptions {
@@ -90,6 +92,8 @@ export interface DemoResult {
   previews: string[];
   mergedDir: string;
   table: string;
+  /** Fallbacks taken (workerd -> node, threshold -> 0), to print under the table. */
+  notes: string[];
   seconds: { total: number; fetch: number; finetune: number };
 }
 
@@ -153,33 +157,68 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const data = await loadDataset(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir });
   const test: Dataset = data.test;
   const mergedDir = join(outDir, `${target}-merged`);
-  log(`starting ${names.length} ${runtime} endpoints: ${names.join(', ')}`);
-  const { result, previews } = await withFleet(dirs, { runtime }, async (fleet) => {
+  const notes: string[] = [];
+  const withDemoFleet = async <T>(fn: (fleet: Fleet) => Promise<T>): Promise<T> => {
+    log(`starting ${names.length} ${runtime} endpoints: ${names.join(', ')}`);
+    let fleet: Fleet;
+    try {
+      fleet = await startFleet(dirs, { runtime });
+    } catch (e) {
+      if (runtime !== 'workerd') throw e;
+      // workerd could not start here (e.g. wrangler's runtime missing): say so, use Node.
+      const note = `workerd endpoints did not start (${(e as Error).message.split('\n')[0]}); used the Node runtime instead`;
+      notes.push(note);
+      log(note);
+      fleet = await startFleet(dirs, { runtime: 'node' });
+    }
+    try {
+      return await fn(fleet);
+    } finally {
+      await fleet.stop();
+    }
+  };
+  const { result, previews } = await withDemoFleet(async (fleet) => {
     for (const m of fleet.members) log(`  ${m.networkId} at ${m.url}`);
     const previews: string[] = [];
+    let t = threshold;
     for (const m of fleet.members) {
-      const res = await fetch(
-        `${m.url}/v1/preview.png?count=64&seed=${seed}&threshold=${threshold}`,
-      );
+      let res = await fetch(`${m.url}/v1/preview.png?count=64&seed=${seed}&threshold=${t}`);
+      if (res.status === 422 && t > 0) {
+        // a weak generator cannot fill the preview at this threshold
+        res = await fetch(`${m.url}/v1/preview.png?count=64&seed=${seed}&threshold=0`);
+      }
       if (!res.ok) throw new Error(`${m.url}: preview.png answered ${res.status}`);
       const file = join(outDir, `shared-${m.networkId}.png`);
       await writeFileAtomic(file, new Uint8Array(await res.arrayBuffer()));
       previews.push(file);
     }
     log(`wrote ${previews.join(', ')}`);
-    const result = await runClient({
-      endpoints: fleet.members.map((m) => ({ url: m.url })),
-      targetDir: join(modelsDir, target),
-      outDir: mergedDir,
-      samplesPerClass: opts.samplesPerClass ?? 600,
-      threshold,
-      seed,
-      chunkSize: 250,
-      concurrency: 2,
-      schedule: { epochs: opts.epochs ?? 3 },
-      test,
-      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
-    });
+    const run = (th: number) =>
+      runClient({
+        endpoints: fleet.members.map((m) => ({ url: m.url })),
+        targetDir: join(modelsDir, target),
+        outDir: mergedDir,
+        samplesPerClass: opts.samplesPerClass ?? 600,
+        threshold: th,
+        seed,
+        chunkSize: 250,
+        concurrency: 2,
+        schedule: { epochs: opts.epochs ?? 3 },
+        test,
+        ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+      });
+    let result: RunClientResult;
+    try {
+      result = await run(t);
+    } catch (e) {
+      // HTTP 422: too few generated samples pass the threshold within the endpoint's budget
+      if (!(e instanceof EndpointError && e.status === 422 && t > 0)) throw e;
+      const note = `threshold ${t} asks too much of a generator (${e.endpoint} answered 422); used threshold 0`;
+      notes.push(note);
+      log(note);
+      t = 0;
+      result = await run(t);
+    }
     return { result, previews };
   });
   log('endpoints stopped; evaluating on the test set');
@@ -213,6 +252,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     previews,
     mergedDir,
     table,
+    notes,
     seconds: {
       total: (performance.now() - t0) / 1000,
       fetch: result.seconds.fetch,

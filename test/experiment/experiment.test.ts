@@ -94,7 +94,7 @@ describe('experiment runner', () => {
 });
 
 describe('npm start demo', () => {
-  it('starts workerd endpoints, prints before/after rows, writes PNGs, stops servers', async () => {
+  it('starts workerd endpoints, prints before/after rows, writes PNGs, stops servers, falls back on 422', async () => {
     const parent = await mkdtemp(join(tmpdir(), 'ks-demo-'));
     await writeTinyNetwork({
       networkId: 'net-a',
@@ -112,7 +112,6 @@ describe('npm start demo', () => {
       outDir: join(parent, 'out'),
       runtime: 'workerd',
       samplesPerClass: 10,
-      threshold: 0,
       epochs: 1,
       log: (l) => {
         const m = /at (http:\/\/\S+)/.exec(l);
@@ -126,6 +125,8 @@ describe('npm start demo', () => {
       'net-b merged (one network)',
     ]);
     expect(result.table).toMatch(/ensemble of 2/);
+    // untrained networks cannot fill threshold 0.9: the demo says so and uses 0
+    expect(result.notes).toEqual([expect.stringMatching(/threshold 0.9 asks too much/)]);
     for (const p of result.previews) {
       const png = await readFile(p);
       expect(png.subarray(1, 4).toString()).toBe('PNG');
