@@ -93,6 +93,7 @@ runMain(async () => {
     seeds: result.seeds,
     seconds: Math.round(result.seconds),
     results: `${result.dir}/results.json`,
+    failures: result.failures.length,
     rows: Object.fromEntries(
       result.rows.map((r) => [r.id, { mean: r.mean, std: r.std, n: r.n, text: fmt(r) }]),
     ),

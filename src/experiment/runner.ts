@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  EndpointError,
   type EnsembleMember,
   type Evaluation,
   ensemblePredictor,
@@ -83,6 +84,8 @@ export interface ExperimentResult {
   }[];
   sideClaims: Record<string, unknown>;
   runs: RowRun[];
+  /** Rows of a repeat that an endpoint refused (not cached: a re-run retries them). */
+  failures: { row: RowId; repeat: number; seed: number; error: string }[];
   seconds: number;
   dir: string;
 }
@@ -151,6 +154,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     deriveSeed(opts.seed, `repeat-${r}`),
   );
   const runs: RowRun[] = [];
+  const failures: ExperimentResult['failures'] = [];
   let sideClaims: Record<string, unknown> = {};
   for (let r = 0; r < opts.repeats; r++) {
     const seed = seeds[r]!;
@@ -212,17 +216,27 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
         continue;
       }
       const t = performance.now();
-      const result = await runRow(row, {
-        config,
-        data,
-        test,
-        partition,
-        seed,
-        repeat: r,
-        runtime,
-        netDirs,
-        log,
-      });
+      let result: RowRun;
+      try {
+        result = await runRow(row, {
+          config,
+          data,
+          test,
+          partition,
+          seed,
+          repeat: r,
+          runtime,
+          netDirs,
+          log,
+        });
+      } catch (e) {
+        // Endpoint-side refusals (e.g. HTTP 422: no samples pass the selection threshold)
+        // fail this row of this repeat only; it is not cached, so a re-run tries again.
+        if (!(e instanceof EndpointError)) throw e;
+        log(`  ${row.id}: FAILED: ${e.message}`);
+        failures.push({ row: row.id, repeat: r, seed, error: e.message });
+        continue;
+      }
       result.seconds.total = (performance.now() - t) / 1000;
       await writeFileAtomic(file, `${JSON.stringify(result)}\n`);
       log(
@@ -261,6 +275,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       ),
     },
     runs,
+    failures,
     seconds: (performance.now() - t0) / 1000,
     dir: root,
   };
@@ -578,5 +593,8 @@ export function resultsMarkdown(r: ExperimentResult): string {
       `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, tfjs backend ${m.backend}` +
       `${m.nativeKernels ? ` + native kernels (${m.nativeKernels.blas}, ${m.nativeKernels.threads} threads)` : ''}. ` +
       `Wall time ${(r.seconds / 60).toFixed(1)} min (cached units count as 0).`,
+    ...r.failures.map(
+      (f) => `\nFailed: ${f.row}, repeat ${f.repeat + 1} (seed ${f.seed}): ${f.error}`,
+    ),
   ].join('\n');
 }

@@ -85,6 +85,18 @@ describe('experiment runner', () => {
     expect(again.some((l) => l.includes('training net-'))).toBe(false);
     expect(second.rows.map((r) => r.mean)).toEqual(first.rows.map((r) => r.mean));
     await access(join(repDir, 'rows', 'joint.json'));
+
+    // an endpoint that cannot fill the selection threshold fails that row only, uncached
+    const strict = await runExperiment({
+      config: { ...TINY, share: { ...TINY.share, selectionThreshold: 0.99 } },
+      repeats: 1,
+      seed: 3,
+      runsDir,
+      rows: ['separate-selection-perceptual', 'joint'],
+    });
+    expect(strict.failures).toHaveLength(1);
+    expect(strict.failures[0]!.error).toMatch(/422/);
+    expect(strict.rows.map((r) => r.n)).toEqual([0, 1]);
   });
 
   it('mean ± std', () => {
