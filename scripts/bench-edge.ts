@@ -10,29 +10,53 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { initWasmBackend } from '../src/core/backend-node';
+import { NetworkIdSchema } from '../src/core/manifest';
 import { decodePacket } from '../src/core/packet';
+import { parseCli } from '../src/experiment/cli';
 import { startLocalEndpoint } from '../src/worker/local-endpoint';
 import { writeUntrainedNetwork } from '../src/worker/untrained-network';
 import { listModelDirs, REPO_ROOT } from '../src/worker/worker-bundle';
 import { quietWrangler } from '../src/worker/workerd-local';
 
-quietWrangler();
-const { values } = parseArgs({
-  options: {
-    network: { type: 'string' },
-    'model-dir': { type: 'string' },
-    count: { type: 'string', default: '1024' },
-    threshold: { type: 'string' },
-    reps: { type: 'string', default: '3' },
-    runtime: { type: 'string', default: 'workerd,node' },
-  },
-  strict: true,
+const HELP = `npm run bench:edge -- [flags]
+
+Per runtime: start time, cold start (first request after start), warm samples/s for a
+count-sample packet (median over reps seeds), candidates/s, bytes per sample. Prints a
+table, then one JSON line.
+
+  --network ID      a network under models/ (default: the first one; with none, an
+                    untrained reference-size network at threshold 0)
+  --model-dir DIR   this model folder instead
+  --count N         samples per packet                default: 1024
+  --threshold T     default: 0.9 (0 for the untrained network)
+  --reps N          default: 3
+  --runtime LIST    workerd,node | workerd | node     default: workerd,node`;
+
+const Flags = z.object({
+  network: NetworkIdSchema.optional(),
+  modelDir: z.string().optional(),
+  count: z.coerce.number().int().min(1).max(1024).default(1024),
+  threshold: z.coerce.number().min(0).max(1).optional(),
+  reps: z.coerce.number().int().min(1).max(20).default(3),
+  runtime: z
+    .string()
+    .default('workerd,node')
+    .transform((s) => s.split(','))
+    .pipe(z.array(z.enum(['workerd', 'node'])).min(1)),
 });
+const str = { type: 'string' } as const;
+const values = parseCli(
+  process.argv.slice(2),
+  { network: str, 'model-dir': str, count: str, threshold: str, reps: str, runtime: str },
+  Flags,
+  HELP,
+);
+quietWrangler();
 await initWasmBackend();
 let modelDir =
-  values['model-dir'] ?? (values.network ? join(REPO_ROOT, 'models', values.network) : undefined);
+  values.modelDir ?? (values.network ? join(REPO_ROOT, 'models', values.network) : undefined);
 let synthetic = false;
 if (!modelDir) {
   modelDir = (await listModelDirs())[0];
@@ -42,10 +66,8 @@ if (!modelDir) {
     synthetic = true;
   }
 }
-const count = Number(values.count);
-const threshold = Number(values.threshold ?? (synthetic ? '0' : '0.9'));
-const reps = Number(values.reps);
-const runtimes = values.runtime.split(',') as ('workerd' | 'node')[];
+const { count, reps, runtime: runtimes } = values;
+const threshold = values.threshold ?? (synthetic ? 0 : 0.9);
 
 interface Row {
   runtime: string;

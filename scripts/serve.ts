@@ -5,54 +5,72 @@
  * through wrangler's local dev runtime (no account, no network access); node uses the Node entry.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { initWasmBackend } from '../src/core/backend-node';
+import { NetworkIdSchema } from '../src/core/manifest';
+import { parseCli, runMain } from '../src/experiment/cli';
 import { type LocalEndpoint, startLocalEndpoint } from '../src/worker/local-endpoint';
 import { REPO_ROOT } from '../src/worker/worker-bundle';
 import { quietWrangler } from '../src/worker/workerd-local';
 
-quietWrangler();
-const { values } = parseArgs({
-  options: {
-    network: { type: 'string' },
-    'model-dir': { type: 'string' },
-    port: { type: 'string', default: '8787' },
-    runtime: { type: 'string', default: 'workerd' },
-    token: { type: 'string' },
-  },
-  strict: true,
-});
-const runtime = values.runtime;
-if (runtime !== 'workerd' && runtime !== 'node') {
-  throw new Error(`--runtime must be workerd or node, got ${runtime}`);
-}
-const dirs = values['model-dir']
-  ? [values['model-dir']]
-  : (values.network ?? '')
-      .split(',')
-      .filter(Boolean)
-      .map((id) => join(REPO_ROOT, 'models', id));
-if (dirs.length === 0) throw new Error('give --network <id>[,<id>...] or --model-dir <dir>');
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535)
-  throw new Error(`bad --port ${values.port}`);
-const token = values.token ?? process.env.AUTH_TOKEN;
+const HELP = `npm run serve -- --network <id>[,<id>...] [flags]
 
-if (runtime === 'node') await initWasmBackend();
-const running: LocalEndpoint[] = [];
-for (const [i, modelDir] of dirs.entries()) {
-  const ep = await startLocalEndpoint({
-    modelDir,
-    runtime,
-    port: port === 0 ? 0 : port + i,
-    ...(token ? { token } : {}),
+Serves each network on 127.0.0.1 (ports port, port+1, ...) until Ctrl-C.
+
+  --network IDS     network folders under models/, comma-separated
+  --model-dir DIR   serve this model folder instead
+  --port N          first port (0 = any free port)             default: 8787
+  --runtime R       workerd (wrangler's local runtime) | node  default: workerd
+  --token T         require "Authorization: Bearer T" (default: $AUTH_TOKEN, else open)`;
+
+const Flags = z
+  .object({
+    network: z
+      .string()
+      .transform((s) => s.split(',').filter(Boolean))
+      .pipe(z.array(NetworkIdSchema).min(1))
+      .optional(),
+    modelDir: z.string().optional(),
+    port: z.coerce.number().int().min(0).max(65535).default(8787),
+    runtime: z.enum(['workerd', 'node']).default('workerd'),
+    token: z.string().min(1).optional(),
+  })
+  .refine((f) => f.network || f.modelDir, {
+    message: 'give --network <id>[,<id>...] or --model-dir <dir>',
+    path: ['network'],
   });
-  running.push(ep);
-  console.log(`${ep.networkId}: ${ep.url} (${runtime}${token ? ', bearer token required' : ''})`);
-}
-const stop = async () => {
-  await Promise.all(running.map((e) => e.stop()));
-  process.exit(0);
-};
-process.once('SIGINT', () => void stop());
-process.once('SIGTERM', () => void stop());
+
+runMain(async () => {
+  quietWrangler();
+  const s = { type: 'string' } as const;
+  const f = parseCli(
+    process.argv.slice(2),
+    { network: s, 'model-dir': s, port: s, runtime: s, token: s },
+    Flags,
+    HELP,
+  );
+  const { runtime, port } = f;
+  const dirs = f.modelDir
+    ? [f.modelDir]
+    : (f.network ?? []).map((id) => join(REPO_ROOT, 'models', id));
+  const token = f.token ?? process.env.AUTH_TOKEN;
+
+  if (runtime === 'node') await initWasmBackend();
+  const running: LocalEndpoint[] = [];
+  for (const [i, modelDir] of dirs.entries()) {
+    const ep = await startLocalEndpoint({
+      modelDir,
+      runtime,
+      port: port === 0 ? 0 : port + i,
+      ...(token ? { token } : {}),
+    });
+    running.push(ep);
+    console.log(`${ep.networkId}: ${ep.url} (${runtime}${token ? ', bearer token required' : ''})`);
+  }
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => void Promise.all(running.map((e) => e.stop())).then(() => resolve());
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await stopped;
+});
