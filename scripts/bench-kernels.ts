@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
-import { initWasmBackend } from '../src/core/backend-node';
 import { nativeKernelsActive } from '../src/node/native-kernels';
+import { initWasmBackend } from '../src/node/wasm-backend';
 
 /**
  * Per-layer conv kernel cost on the reference nets' shapes (batch 64): forward, filter gradient,

@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { initWasmBackend, wasmThreads } from '../src/core/backend-node';
 import { buildClassifier, buildDecoder, buildEncoder } from '../src/core/models';
 import { mnistDir, readIdxDataset } from '../src/data/idx';
 import { nativeAddonError, nativeInfo, nativeKernelsActive } from '../src/node/native-kernels';
+import { initWasmBackend, wasmThreads } from '../src/node/wasm-backend';
 
 const HELP = `Usage: npm run bench:train -- [options]
 

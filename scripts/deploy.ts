@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { NetworkIdSchema } from '../src/core/manifest';
-import { CliError, parseCli, runMain } from '../src/experiment/cli';
+import { CliError, parseCli, runMain } from '../src/node/cli';
 import { deployNetwork } from '../src/worker/deploy';
 import { listModelDirs, REPO_ROOT } from '../src/worker/worker-bundle';
 

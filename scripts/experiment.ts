@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { initClientBackend } from '../src/client';
 import { loadDataset } from '../src/data/idx';
-import { parseCli, runMain } from '../src/experiment/cli';
 import { CONFIGS, ROWS, type RowId } from '../src/experiment/config';
 import {
   measureArchitectureClaims,
@@ -9,6 +8,7 @@ import {
   runExperiment,
 } from '../src/experiment/runner';
 import { fmt } from '../src/experiment/stats';
+import { parseCli, runMain } from '../src/node/cli';
 
 const HELP = `npm run experiment -- [--config quick|paper] [options]
 

@@ -7,7 +7,7 @@ import {
   runClient,
 } from '../src/client';
 import { loadDataset } from '../src/data/idx';
-import { parseCli, runMain, throttledLog } from '../src/experiment/cli';
+import { parseCli, runMain, throttledLog } from '../src/node/cli';
 
 const HELP = `npm run finetune -- --target <model folder> --endpoint <url[@token]> [--endpoint ...] [options]
 

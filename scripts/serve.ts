@@ -6,9 +6,9 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { initWasmBackend } from '../src/core/backend-node';
 import { NetworkIdSchema } from '../src/core/manifest';
-import { parseCli, runMain } from '../src/experiment/cli';
+import { parseCli, runMain } from '../src/node/cli';
+import { initWasmBackend } from '../src/node/wasm-backend';
 import { type LocalEndpoint, startLocalEndpoint } from '../src/worker/local-endpoint';
 import { REPO_ROOT } from '../src/worker/worker-bundle';
 import { quietWrangler } from '../src/worker/workerd-local';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { initClientBackend } from '../src/client';
-import { parseCli, runMain, throttledLog } from '../src/experiment/cli';
 import { runDemo } from '../src/experiment/demo';
+import { parseCli, runMain, throttledLog } from '../src/node/cli';
 
 const HELP = `npm start [-- options]
 

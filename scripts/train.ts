@@ -2,7 +2,6 @@
  * npm run train -- [flags]   Train every network of a class partition; export to models/<id>/.
  */
 import { z } from 'zod';
-import { initWasmBackend } from '../src/core/backend-node';
 import {
   ArchitectureSchema,
   GeneratorLossSchema,
@@ -10,8 +9,9 @@ import {
   ReconstructionLossSchema,
 } from '../src/core/manifest';
 import { DEFAULT_ARCHITECTURE } from '../src/core/models';
-import { parseCli, runMain } from '../src/experiment/cli';
+import { parseCli, runMain } from '../src/node/cli';
 import { trainProgressView } from '../src/node/progress-view';
+import { initWasmBackend } from '../src/node/wasm-backend';
 import { trainAll } from '../src/train/train-all';
 
 const HELP = `npm run train -- [flags]

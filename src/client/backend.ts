@@ -1,10 +1,10 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { initWasmBackend } from '../core/backend-node';
+import { initWasmBackend } from '../node/wasm-backend';
 
 /**
  * Pick the tfjs backend for client work in Node, in one place. 'wasm' is the project's wasm
- * backend with fast training kernels (src/core/backend-node.ts), single-threaded unless
+ * backend with fast training kernels (src/node/wasm-backend.ts), single-threaded unless
  * `threads` says otherwise; 'cpu' is the stock reference backend (slow conv training).
  */
 export type BackendChoice = 'wasm' | 'cpu';

@@ -17,8 +17,8 @@ import {
 import { createRng, deriveSeed, permutation } from '../core/rng';
 import type { Dataset, DatasetPair } from '../data/idx';
 import { selectClasses } from '../data/partition';
+import { exportNetwork, type ManifestWithoutFiles } from '../node/model-export';
 import { evaluateClassifier, trainClassifier } from './classifier';
-import { exportNetwork, type ManifestWithoutFiles } from './export';
 import { type OnTrainEvent, silent } from './progress';
 import { fitClassPriors, trainVae } from './vae';
 

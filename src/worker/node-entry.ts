@@ -1,7 +1,7 @@
 import { type ServerType, serve } from '@hono/node-server';
-import { initWasmBackend } from '../core/backend-node';
 import { loadNetwork } from '../core/model-folder';
 import { folderReader } from '../node/fs-atomic';
+import { initWasmBackend } from '../node/wasm-backend';
 import { createApp } from './app';
 import { createEndpoint, type Endpoint } from './endpoint';
 

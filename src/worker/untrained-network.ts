@@ -1,6 +1,6 @@
 import type { Manifest } from '../core/manifest';
 import { buildClassifier, buildDecoder, DEFAULT_ARCHITECTURE } from '../core/models';
-import { exportNetwork } from '../train/export';
+import { exportNetwork } from '../node/model-export';
 
 /**
  * A full-size but untrained network (the reference architecture, seeded weights), for

@@ -19,7 +19,7 @@ import { createRng } from '../../src/core/rng';
 import { type Dataset, loadDataset } from '../../src/data/idx';
 import { selectClasses } from '../../src/data/partition';
 import { folderReader } from '../../src/node/fs-atomic';
-import { exportNetwork } from '../../src/train/export';
+import { exportNetwork } from '../../src/node/model-export';
 import { type FakeEndpoint, startFakeEndpoint } from './fake-endpoint';
 
 /**

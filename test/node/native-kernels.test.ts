@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initWasmBackend } from '../../src/core/backend-node';
 import { portableKernels } from '../../src/core/kernels/wasm-util';
 import { buildClassifier, buildDecoder, buildEncoder } from '../../src/core/models';
 import {
@@ -11,6 +10,7 @@ import {
   nativeKernelsActive,
   registerNativeKernels,
 } from '../../src/node/native-kernels';
+import { initWasmBackend } from '../../src/node/wasm-backend';
 import { data, maxRelErr, on } from '../core/kernels/helpers';
 
 const available = loadNativeAddon() !== null;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initWasmBackend } from '../../src/core/backend-node';
+import { initWasmBackend } from '../../src/node/wasm-backend';
 import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker/local-endpoint';
 import { quietWrangler } from '../../src/worker/workerd-local';
 import { readPacket } from './helpers';

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initWasmBackend } from '../../src/core/backend-node';
 import { builtinGenerators, type GeneratorPlugin } from '../../src/core/generators';
 import { type LoadedNetwork, loadNetwork } from '../../src/core/model-folder';
 import { createRng } from '../../src/core/rng';
 import { folderReader } from '../../src/node/fs-atomic';
+import { initWasmBackend } from '../../src/node/wasm-backend';
 import { createApp } from '../../src/worker/app';
 import { createEndpoint } from '../../src/worker/endpoint';
 import { quotas } from '../../src/worker/sampling';

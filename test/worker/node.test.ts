@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initWasmBackend } from '../../src/core/backend-node';
 import { loadNetwork } from '../../src/core/model-folder';
 import { createRng } from '../../src/core/rng';
 import { folderReader } from '../../src/node/fs-atomic';
+import { initWasmBackend } from '../../src/node/wasm-backend';
 import { createApp } from '../../src/worker/app';
 import { createEndpoint, type Endpoint } from '../../src/worker/endpoint';
 import { startLocalEndpoint } from '../../src/worker/local-endpoint';

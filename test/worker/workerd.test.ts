@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initWasmBackend } from '../../src/core/backend-node';
+import { initWasmBackend } from '../../src/node/wasm-backend';
 import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker/local-endpoint';
 import { prepareWorkerBundle } from '../../src/worker/worker-bundle';
 import { quietWrangler } from '../../src/worker/workerd-local';

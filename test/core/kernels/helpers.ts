@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // tfjs-layers registers tfjs-core's gradients (the core node bundle alone does not).
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
-import { initWasmBackend } from '../../../src/core/backend-node';
+import { initWasmBackend } from '../../../src/node/wasm-backend';
 
 export async function setup(): Promise<void> {
   // native: false: these tests check the wasm kernels the Worker ships (test/node has the native ones).

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initWasmBackend, wasmThreads } from '../../../src/core/backend-node';
 import { registerFastKernels } from '../../../src/core/kernels/index';
+import { initWasmBackend, wasmThreads } from '../../../src/node/wasm-backend';
 import { data, maxRelErr, on } from './helpers';
 
 // Its own test file (own process): the threaded binary with 2 XNNPACK threads.

@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import { registerNativeKernels, unregisterNativeKernels } from '../node/native-kernels';
-import { registerFastKernels } from './kernels/index';
+import { registerFastKernels } from '../core/kernels/index';
+import { registerNativeKernels, unregisterNativeKernels } from './native-kernels';
 
 /**
  * Node-only set-up of the tfjs 'wasm' backend (the Worker has its own; both end in

@@ -8,7 +8,7 @@ import {
   sha256Hex,
 } from '../core/manifest';
 import { serializeModel } from '../core/model-folder';
-import { writeFolderAtomic } from '../node/fs-atomic';
+import { writeFolderAtomic } from './fs-atomic';
 
 export type ManifestWithoutFiles = Omit<Manifest, 'files'>;
 
