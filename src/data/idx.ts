@@ -1,8 +1,9 @@
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ImageShape } from '../core/manifest';
+import { pathExists } from '../node/fs-atomic';
 
 /**
  * IDX (the MNIST file format): big-endian header `0x00 0x00 <dtype> <ndims>`, then ndims
@@ -83,22 +84,13 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   return { shape, data: bytes.subarray(headerLen, headerLen + size) };
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function readIdxFile(
   dir: string,
   candidates: string[],
 ): Promise<{ file: string; array: IdxArray }> {
   for (const name of candidates.flatMap((n) => [n, `${n}.gz`])) {
     const file = join(dir, name);
-    if (!(await exists(file))) continue;
+    if (!(await pathExists(file))) continue;
     let bytes = new Uint8Array(await readFile(file));
     if (file.endsWith('.gz')) {
       try {

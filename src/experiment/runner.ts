@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -17,7 +17,7 @@ import { buildClassifier, buildDecoder, buildEncoder } from '../core/models';
 import { deriveSeed } from '../core/rng';
 import { type Dataset, type DatasetPair, loadDataset } from '../data/idx';
 import { networkIds, randomPartition, selectClasses } from '../data/partition';
-import { folderReader, writeFileAtomic } from '../node/fs-atomic';
+import { folderReader, pathExists, writeFileAtomic } from '../node/fs-atomic';
 import { nativeInfo, nativeKernelsActive } from '../node/native-kernels';
 import { trainClassifier } from '../train/classifier';
 import { trainAndExport } from '../train/train-network';
@@ -90,15 +90,6 @@ export interface ExperimentResult {
   dir: string;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function readJson<T>(p: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(p, 'utf8')) as T;
@@ -169,7 +160,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       for (const [i, id] of ids.entries()) {
         const dir = join(repDir, 'nets', variantKey(variant), id);
         dirs.push(dir);
-        if (await exists(join(dir, 'manifest.json'))) continue;
+        if (await pathExists(join(dir, 'manifest.json'))) continue;
         const t = performance.now();
         let lastBatchLog = t;
         log(`  training ${id} (${variantKey(variant)}, classes ${partition[i]!.join(',')})...`);

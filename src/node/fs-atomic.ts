@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { ReadFile } from '../core/model-folder';
 
@@ -58,4 +58,14 @@ export function folderReader(dir: string): ReadFile {
     if (!p.startsWith(`${root}/`)) throw new Error(`path ${rel} leaves ${root}`);
     return new Uint8Array(await readFile(p));
   };
+}
+
+/** Whether a path exists (file or folder). */
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
