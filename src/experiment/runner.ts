@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   EndpointError,
   type EnsembleMember,
@@ -13,7 +14,7 @@ import {
 } from '../client';
 import { sha256Hex, type Variant } from '../core/manifest';
 import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
-import { buildClassifier, buildDecoder, buildEncoder } from '../core/models';
+import { buildClassifier, buildDecoder, buildEncoder, disposeModels } from '../core/models';
 import { deriveSeed } from '../core/rng';
 import { type Dataset, type DatasetPair, loadDataset } from '../data/idx';
 import { networkIds, randomPartition, selectClasses } from '../data/partition';
@@ -90,6 +91,25 @@ export interface ExperimentResult {
   dir: string;
 }
 
+/**
+ * A classifier already trained for this repeat and network under another variant: stage 1
+ * (classifier training) does not depend on the variant, so it is trained once and reused.
+ */
+async function trainedClassifier(
+  netsDir: string,
+  id: string,
+): Promise<tfl.LayersModel | undefined> {
+  const variants = await readdir(netsDir).catch(() => [] as string[]);
+  for (const v of variants.sort()) {
+    const dir = join(netsDir, v, id);
+    if (!(await pathExists(join(dir, 'manifest.json')))) continue;
+    const net = await loadNetwork(folderReader(dir));
+    disposeModels(net.decoder);
+    return net.classifier;
+  }
+  return undefined;
+}
+
 async function readJson<T>(p: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(p, 'utf8')) as T;
@@ -163,8 +183,12 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
         if (await pathExists(join(dir, 'manifest.json'))) continue;
         const t = performance.now();
         let lastBatchLog = t;
-        log(`  training ${id} (${variantKey(variant)}, classes ${partition[i]!.join(',')})...`);
+        const classifier = await trainedClassifier(join(repDir, 'nets'), id);
+        log(
+          `  training ${id} (${variantKey(variant)}, classes ${partition[i]!.join(',')}${classifier ? ', classifier reused' : ''})...`,
+        );
         await trainAndExport(dir, {
+          classifier,
           networkId: id,
           classes: partition[i]!,
           data,

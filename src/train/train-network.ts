@@ -10,6 +10,7 @@ import {
   buildDecoder,
   buildEncoder,
   buildFeatureExtractor,
+  CLASSIFIER_CONV_NAMES,
   DEFAULT_ARCHITECTURE,
   disposeModels,
   PERCEPTUAL_LAYERS,
@@ -40,6 +41,12 @@ export interface TrainNetworkOptions {
   maxTrainSamples?: number | undefined;
   seed: number;
   onEvent?: OnTrainEvent | undefined;
+  /**
+   * Skip stage 1 and start from this trained classifier (same classes and architecture; the
+   * trained network takes ownership). Classifier training does not depend on the variant, so
+   * the experiment trains it once per network and seed and reuses it for every variant.
+   */
+  classifier?: tfl.LayersModel | undefined;
 }
 
 export interface TrainedNetwork {
@@ -100,13 +107,21 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
   if (train.count === 0)
     throw new Error(`${opts.networkId}: no training images of classes ${classes.join(',')}`);
 
-  const { model: classifier, convLayers } = buildClassifier({
-    imageShape,
-    numClasses: classes.length,
-    filters: architecture.classifierFilters,
-    denseUnits: architecture.denseUnits,
-    seed: seedFor('classifier-init'),
-  });
+  const pretrained = opts.classifier;
+  const { model: classifier, convLayers } = pretrained
+    ? { model: pretrained, convLayers: CLASSIFIER_CONV_NAMES.map((n) => pretrained.getLayer(n)) }
+    : buildClassifier({
+        imageShape,
+        numClasses: classes.length,
+        filters: architecture.classifierFilters,
+        denseUnits: architecture.denseUnits,
+        seed: seedFor('classifier-init'),
+      });
+  if (classifier.outputs[0]?.shape.at(-1) !== classes.length) {
+    throw new Error(
+      `${opts.networkId}: the given classifier does not have ${classes.length} outputs`,
+    );
+  }
   const decoder = buildDecoder({
     imageShape,
     latentSize,
@@ -118,16 +133,18 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
   let encoder: tfl.LayersModel | undefined;
   let features: tfl.LayersModel | undefined;
   try {
-    await trainClassifier(classifier, train, {
-      network: opts.networkId,
-      classes,
-      epochs: opts.epochs,
-      batchSize,
-      learningRate,
-      seed: seedFor('classifier-train'),
-      heldOut,
-      onEvent,
-    });
+    if (!pretrained) {
+      await trainClassifier(classifier, train, {
+        network: opts.networkId,
+        classes,
+        epochs: opts.epochs,
+        batchSize,
+        learningRate,
+        seed: seedFor('classifier-train'),
+        heldOut,
+        onEvent,
+      });
+    }
 
     if (combined) for (const l of convLayers) l.trainable = false;
     encoder = buildEncoder({

@@ -94,6 +94,27 @@ describe('trainNetwork', () => {
     expect((await run(10))['classifier/weights.bin']).not.toBe(a['classifier/weights.bin']);
   });
 
+  it('reusing a classifier trained with the same seed gives the same network as training it', async () => {
+    const opts = {
+      networkId: 'net-x',
+      classes: [2, 5],
+      data: mnist,
+      variant: { architecture: 'combined', loss: 'both', reconstruction: 'bce' } as const,
+      architecture: TINY,
+      latentSize: 4,
+      epochs: 1,
+      maxTrainSamples: 128,
+      seed: 4,
+    };
+    const first = await trainAndExport(join(await tmp(), 'net-x'), opts);
+    const dirA = join(await tmp(), 'net-x');
+    await trainAndExport(dirA, { ...opts, variant: { ...opts.variant, loss: 'reconstruction' } });
+    const { classifier, decoder } = await loadNetwork(folderReader(dirA));
+    decoder.dispose();
+    const reused = await trainAndExport(join(await tmp(), 'net-x'), { ...opts, classifier });
+    expect(reused.files).toEqual(first.files);
+  });
+
   it('learns: a small classifier separates 3 digit classes well above chance in one epoch', async () => {
     const net = await trainNetwork({
       networkId: 'net-y',
