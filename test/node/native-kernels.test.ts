@@ -11,7 +11,7 @@ import {
   registerNativeKernels,
 } from '../../src/node/native-kernels';
 import { initWasmBackend } from '../../src/node/wasm-backend';
-import { data, maxRelErr, on } from '../core/kernels/helpers';
+import { type ConvCase, convCases, data, maxRelErr, on } from '../core/kernels/helpers';
 
 const available = loadNativeAddon() !== null;
 if (!available) {
@@ -25,38 +25,8 @@ beforeAll(async () => {
   await initWasmBackend({ threads: 1, native: true, nativeThreads: 2 });
 });
 
-type Pad = 'same' | 'valid';
-interface Case {
-  n: number;
-  h: number;
-  w: number;
-  ci: number;
-  co: number;
-  k: number;
-  s: number;
-  d: number;
-  pad: Pad;
-}
-
-const cases: Case[] = [];
-for (const s of [1, 2]) {
-  for (const pad of ['same', 'valid'] as Pad[]) {
-    for (const [h, w] of [
-      [7, 7],
-      [8, 6],
-    ] as const) {
-      for (const [ci, co] of [
-        [1, 3],
-        [4, 5],
-      ] as const) {
-        cases.push({ n: s === 1 ? 1 : 3, h, w, ci, co, k: 3, s, d: 1, pad });
-      }
-    }
-  }
-}
-cases.push({ n: 2, h: 9, w: 10, ci: 2, co: 3, k: 2, s: 2, d: 1, pad: 'same' });
-cases.push({ n: 2, h: 9, w: 9, ci: 2, co: 2, k: 1, s: 2, d: 1, pad: 'valid' });
-cases.push({ n: 1, h: 11, w: 10, ci: 3, co: 2, k: 5, s: 3, d: 1, pad: 'same' });
+type Case = ConvCase;
+const cases = convCases();
 // Pointwise (no im2col), and shapes big enough for many chunks over both threads.
 cases.push({ n: 3, h: 5, w: 6, ci: 7, co: 9, k: 1, s: 1, d: 1, pad: 'valid' });
 cases.push({ n: 9, h: 28, w: 28, ci: 1, co: 8, k: 3, s: 1, d: 1, pad: 'same' });

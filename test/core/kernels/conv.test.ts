@@ -1,41 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { data, maxRelErr, on, setup } from './helpers';
+import { type ConvCase, convCases, data, maxRelErr, on, setup } from './helpers';
 
 beforeAll(setup);
 
-type Pad = 'same' | 'valid';
-interface Case {
-  n: number;
-  h: number;
-  w: number;
-  ci: number;
-  co: number;
-  k: number;
-  s: number;
-  pad: Pad;
-}
-
-const cases: Case[] = [];
-for (const s of [1, 2]) {
-  for (const pad of ['same', 'valid'] as Pad[]) {
-    for (const [h, w] of [
-      [7, 7],
-      [8, 6],
-    ] as const) {
-      for (const [ci, co] of [
-        [1, 3],
-        [4, 5],
-      ] as const) {
-        cases.push({ n: s === 1 ? 1 : 3, h, w, ci, co, k: 3, s, pad });
-      }
-    }
-  }
-}
-// A few extra shapes: even kernel, stride larger than the kernel, stride 3.
-cases.push({ n: 2, h: 9, w: 10, ci: 2, co: 3, k: 2, s: 2, pad: 'same' });
-cases.push({ n: 2, h: 9, w: 9, ci: 2, co: 2, k: 1, s: 2, pad: 'valid' });
-cases.push({ n: 1, h: 11, w: 10, ci: 3, co: 2, k: 5, s: 3, pad: 'same' });
+type Case = ConvCase;
+const cases = convCases();
 
 const name = (c: Case) => `n${c.n} ${c.h}x${c.w} ci${c.ci} co${c.co} k${c.k} s${c.s} ${c.pad}`;
 

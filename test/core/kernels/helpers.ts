@@ -45,3 +45,44 @@ export function maxRelErr(a: Float32Array, b: Float32Array): number {
     err = Math.max(err, Math.abs((a[i] as number) - (b[i] as number)));
   return err / scale;
 }
+
+export type Pad = 'same' | 'valid';
+/** One convolution shape to check: batch, size, channels in/out, kernel, stride, dilation, padding. */
+export interface ConvCase {
+  n: number;
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  k: number;
+  s: number;
+  d: number;
+  pad: Pad;
+}
+
+/**
+ * The conv shapes every kernel test covers: strides 1-2 x paddings x odd/even sizes x 1 or
+ * several channels, plus an even kernel, a stride larger than the kernel and stride 3.
+ */
+export function convCases(): ConvCase[] {
+  const cases: ConvCase[] = [];
+  for (const s of [1, 2]) {
+    for (const pad of ['same', 'valid'] as Pad[]) {
+      for (const [h, w] of [
+        [7, 7],
+        [8, 6],
+      ] as const) {
+        for (const [ci, co] of [
+          [1, 3],
+          [4, 5],
+        ] as const) {
+          cases.push({ n: s === 1 ? 1 : 3, h, w, ci, co, k: 3, s, d: 1, pad });
+        }
+      }
+    }
+  }
+  cases.push({ n: 2, h: 9, w: 10, ci: 2, co: 3, k: 2, s: 2, d: 1, pad: 'same' });
+  cases.push({ n: 2, h: 9, w: 9, ci: 2, co: 2, k: 1, s: 2, d: 1, pad: 'valid' });
+  cases.push({ n: 1, h: 11, w: 10, ci: 3, co: 2, k: 5, s: 3, d: 1, pad: 'same' });
+  return cases;
+}
