@@ -14,9 +14,14 @@ const HELP = `npm run experiment -- [--config quick|paper] [options]
 
 Reproduce the paper's table: ensemble; classifier-in-VAE with reconstruction, perceptual and
 both losses; separate classifier + perceptual; + selection of best samples; joint training.
-Packets travel over HTTP through local endpoints. Every finished unit is cached under
-runs/<config>-<hash>/, so a killed run resumes. Writes results.json and results.md there and
-prints a JSON summary as its last line.
+Packets travel over HTTP through local endpoints. Every finished unit is cached (trained
+networks and baseline rows under runs/train-<hash>/, keyed by the training settings only;
+generative rows under runs/<config>-<hash>/), so a killed run resumes and a change to the
+sharing or fine-tuning settings reuses the trained networks. Several processes may run the
+same command on one runs folder at once: each claims the unit it works on, and the others
+move on (two processes with --native-threads 1 use 2 cores better than one with 2). Writes
+results.json and results.md under runs/<config>-<hash>/ and prints a JSON summary as its
+last line.
 
   --config NAME     quick (minutes) | paper (20 epochs, 5000/class, 50k merged)  default: quick
   --repeats N       independent repeats (seeded partitions and inits)  default: 1 (quick), 5 (paper)
@@ -25,6 +30,9 @@ prints a JSON summary as its last line.
   --runs-dir DIR    cache and results root                             default: runs
   --runtime R       node | workerd (local endpoints)                   default: node
   --threads N       wasm threads for training in this process          default: 1
+  --native-threads N  threads of the optional OpenBLAS kernels           default: all cores
+  --networks-only   train the networks the rows need and run the baseline rows (ensemble,
+                    joint) only; a later run without it does the generative rows
   --verbose         also print training batches (every 10 s)
   --side-claims     only measure the paper's side claims for the config's architecture
                     (memory of classifier + VAE vs classifier; ensemble vs merged
@@ -42,6 +50,8 @@ const Schema = z.object({
   runsDir: z.string().default('runs'),
   runtime: z.enum(['node', 'workerd']).default('node'),
   threads: z.coerce.number().int().positive().default(1),
+  nativeThreads: z.coerce.number().int().positive().optional(),
+  networksOnly: z.boolean().default(false),
   verbose: z.boolean().default(false),
   sideClaims: z.boolean().default(false),
 });
@@ -57,6 +67,8 @@ runMain(async () => {
       'runs-dir': { type: 'string' },
       runtime: { type: 'string' },
       threads: { type: 'string' },
+      'native-threads': { type: 'string' },
+      'networks-only': { type: 'boolean' },
       verbose: { type: 'boolean' },
       'side-claims': { type: 'boolean' },
     },
@@ -65,7 +77,10 @@ runMain(async () => {
   );
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
   process.env.WRANGLER_SEND_METRICS = 'false';
-  await initClientBackend('wasm', { threads: o.threads });
+  await initClientBackend('wasm', {
+    threads: o.threads,
+    ...(o.nativeThreads === undefined ? {} : { nativeThreads: o.nativeThreads }),
+  });
   const config = CONFIGS[o.config];
   if (o.sideClaims) {
     const data = await loadDataset(config.dataDir === undefined ? {} : { dataDir: config.dataDir });
@@ -83,6 +98,7 @@ runMain(async () => {
     runtime: o.runtime,
     ...(o.rows ? { rows: o.rows } : {}),
     verbose: o.verbose,
+    networksOnly: o.networksOnly,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`\n${resultsMarkdown(result)}\n\nresults: ${result.dir}/results.json\n`);

@@ -121,6 +121,25 @@ async function loadModel(
   }
 }
 
+/**
+ * Load a bare model folder (`model.json` + `weights.bin`, as `serializeModel` writes it, no
+ * manifest and no digests): the experiment's cache of trained classifiers.
+ */
+export async function loadModelFolder(read: ReadFile): Promise<tfl.LayersModel> {
+  const parsed = ModelJsonSchema.parse(
+    JSON.parse(new TextDecoder().decode(await read(MODEL_JSON))),
+  );
+  const spec = parsed.weightsManifest[0]!;
+  const weights = await read(spec.paths[0] ?? WEIGHTS_BIN);
+  return tfl.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: parsed.modelTopology,
+      weightSpecs: spec.weights as tf.io.WeightsManifestEntry[],
+      weightData: weights.slice().buffer,
+    }),
+  );
+}
+
 export interface LoadedNetwork {
   manifest: Manifest;
   /** sha256 over every file's digest: names this exact model in packets and ETags. */

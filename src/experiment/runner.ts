@@ -13,15 +13,25 @@ import {
   runClient,
 } from '../client';
 import { sha256Hex, type Variant } from '../core/manifest';
-import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
+import {
+  type LoadedNetwork,
+  loadModelFolder,
+  loadNetwork,
+  serializeModel,
+} from '../core/model-folder';
 import { buildClassifier, buildDecoder, buildEncoder, disposeModels } from '../core/models';
 import { deriveSeed } from '../core/rng';
 import { type Dataset, type DatasetPair, loadDataset } from '../data/idx';
 import { networkIds, randomPartition, selectClasses } from '../data/partition';
-import { folderReader, pathExists, writeFileAtomic } from '../node/fs-atomic';
+import { folderReader, pathExists, writeFileAtomic, writeFolderAtomic } from '../node/fs-atomic';
 import { nativeInfo, nativeKernelsActive } from '../node/native-kernels';
+import { claimUnit } from '../node/unit-claim';
 import { trainClassifier } from '../train/classifier';
-import { trainAndExport } from '../train/train-network';
+import {
+  type TrainNetworkOptions,
+  trainAndExport,
+  trainNetworkClassifier,
+} from '../train/train-network';
 import type { EndpointRuntime } from '../worker/local-endpoint';
 import { type ExperimentConfig, ROWS, type RowId, type RowSpec } from './config';
 import { withFleet } from './fleet';
@@ -40,6 +50,13 @@ export interface RunExperimentOptions {
   log?: (line: string) => void;
   /** Training progress: epoch lines of the networks being trained. */
   verbose?: boolean;
+  /**
+   * Only train the networks every selected row needs and compute the baseline rows (ensemble,
+   * joint); generative rows are left for a later run (which then starts from cached networks).
+   */
+  networksOnly?: boolean;
+  /** How often to look again for units another process is computing (ms). Default 15 s. */
+  pollMs?: number;
 }
 
 /** One finished (repeat, row) unit, as cached on disk. */
@@ -61,6 +78,8 @@ export interface RowRun {
 export interface ExperimentResult {
   config: ExperimentConfig;
   configHash: string;
+  /** Hash of trainingPart(config): names the cache of networks and baselines. */
+  trainingHash: string;
   repeats: number;
   baseSeed: number;
   seeds: number[];
@@ -91,16 +110,19 @@ export interface ExperimentResult {
   dir: string;
 }
 
+/** A unit another process is working on right now (see src/node/unit-claim.ts). */
+class UnitBusyError extends Error {}
+
 /**
- * A classifier already trained for this repeat and network under another variant: stage 1
- * (classifier training) does not depend on the variant, so it is trained once and reused.
+ * A classifier exported with one of this repeat's networks (any variant): stage 1 does not
+ * depend on the variant. Caches from before classifiers were units of their own have only these.
  */
-async function trainedClassifier(
+async function exportedClassifier(
   netsDir: string,
   id: string,
 ): Promise<tfl.LayersModel | undefined> {
-  const variants = await readdir(netsDir).catch(() => [] as string[]);
-  for (const v of variants.sort()) {
+  const names = await readdir(netsDir).catch(() => [] as string[]);
+  for (const v of names.filter((n) => /^[a-z]+-[a-z]+-[a-z]+$/.test(n)).sort()) {
     const dir = join(netsDir, v, id);
     if (!(await pathExists(join(dir, 'manifest.json')))) continue;
     const net = await loadNetwork(folderReader(dir));
@@ -118,8 +140,22 @@ async function readJson<T>(p: string): Promise<T | undefined> {
   }
 }
 
-export async function configHash(config: ExperimentConfig): Promise<string> {
+export async function configHash(config: unknown): Promise<string> {
   return (await sha256Hex(new TextEncoder().encode(JSON.stringify(config)))).slice(0, 12);
+}
+
+/**
+ * The part of a config that the trained networks and the baseline rows (ensemble, joint)
+ * depend on. Units under it are shared by every config that differs only in how packets are
+ * shared or how the target is fine-tuned.
+ */
+export function trainingPart(config: ExperimentConfig) {
+  return {
+    networks: config.networks,
+    dataDir: config.dataDir,
+    train: config.train,
+    testLimit: config.testLimit,
+  };
 }
 
 function variantKey(v: Variant): string {
@@ -142,9 +178,17 @@ function summarise(e: Evaluation) {
 }
 
 /**
- * The paper's table over N repeats. Every finished unit (a trained network folder, a row's
- * result) is cached under `<runsDir>/<config>-<hash>/r<repeat>-s<seed>/`, so a killed run
- * picks up where it stopped. Packets travel over HTTP through local endpoints.
+ * The paper's table over N repeats. Every finished unit is cached, so a killed run picks up
+ * where it stopped:
+ *  - `<runsDir>/train-<hash>/s<seed>/`: the trained networks (`nets/<variant>/<id>/`) and the
+ *    baseline rows (`rows/ensemble.json`, `rows/joint.json`), keyed by `trainingPart(config)`
+ *    only, so changing how packets are shared or how the target is fine-tuned reuses them;
+ *  - `<runsDir>/<config>-<hash>/s<seed>/rows/<row>.json`: the generative rows, keyed by the
+ *    whole config; `results.json` and `results.md` beside them.
+ * Several processes (or machines sharing the folder) can run the same command at once: each
+ * unit is claimed while it is being computed (src/node/unit-claim.ts), the others move on to
+ * other units and wait for the claimed ones at the end. Packets travel over HTTP through
+ * local endpoints.
  */
 export async function runExperiment(opts: RunExperimentOptions): Promise<ExperimentResult> {
   const t0 = performance.now();
@@ -152,118 +196,158 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   const { config } = opts;
   const runtime = opts.runtime ?? 'node';
   const hash = await configHash(config);
-  const root = resolve(opts.runsDir ?? 'runs', `${config.name}-${hash}`);
+  const trainHash = await configHash(trainingPart(config));
+  const runsDir = resolve(opts.runsDir ?? 'runs');
+  const root = join(runsDir, `${config.name}-${hash}`);
+  const trainRoot = join(runsDir, `train-${trainHash}`);
   await writeFileAtomic(join(root, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  await writeFileAtomic(
+    join(trainRoot, 'config.json'),
+    `${JSON.stringify(trainingPart(config), null, 2)}\n`,
+  );
   const rows = ROWS.filter((r) => !opts.rows || opts.rows.includes(r.id));
   log(
-    `experiment ${config.name} (${hash}): ${opts.repeats} repeat(s), rows ${rows.map((r) => r.id).join(', ')}`,
+    `experiment ${config.name} (${hash}): ${opts.repeats} repeat(s), rows ${rows.map((r) => r.id).join(', ')}${opts.networksOnly ? ' (networks and baselines only)' : ''}`,
   );
-  log(`cache: ${root}`);
+  log(`cache: ${trainRoot} (networks, baselines), ${root} (rows)`);
   const data = await loadDataset(config.dataDir === undefined ? {} : { dataDir: config.dataDir });
   const test = limitTest(data.test, config.testLimit);
   const seeds = Array.from({ length: opts.repeats }, (_, r) =>
     deriveSeed(opts.seed, `repeat-${r}`),
   );
-  const runs: RowRun[] = [];
+  const ids = networkIds(config.networks);
+  const done = new Map<string, RowRun>();
   const failures: ExperimentResult['failures'] = [];
-  let sideClaims: Record<string, unknown> = {};
-  for (let r = 0; r < opts.repeats; r++) {
+
+  /** Units are trained in one order (classifier, then generator): claims never deadlock. */
+  const netDirs = async (r: number, variant: Variant): Promise<string[]> => {
     const seed = seeds[r]!;
     const partition = randomPartition(data.classIds, config.networks, seed);
-    const ids = networkIds(config.networks);
-    const repDir = join(root, `r${r}-s${seed}`);
-    log(
-      `repeat ${r + 1}/${opts.repeats}: seed ${seed}, partition ${partition.map((p) => p.join(',')).join(' / ')}`,
-    );
-    const netDirs = async (variant: Variant): Promise<string[]> => {
-      const dirs: string[] = [];
-      for (const [i, id] of ids.entries()) {
-        const dir = join(repDir, 'nets', variantKey(variant), id);
-        dirs.push(dir);
-        if (await pathExists(join(dir, 'manifest.json'))) continue;
-        const t = performance.now();
-        let lastBatchLog = t;
-        const classifier = await trainedClassifier(join(repDir, 'nets'), id);
-        log(
-          `  training ${id} (${variantKey(variant)}, classes ${partition[i]!.join(',')}${classifier ? ', classifier reused' : ''})...`,
-        );
-        await trainAndExport(dir, {
-          classifier,
-          networkId: id,
-          classes: partition[i]!,
-          data,
-          variant,
-          architecture: config.train.architecture,
-          latentSize: config.train.latentSize,
-          epochs: config.train.epochs,
-          vaeEpochs: config.train.vaeEpochs,
-          batchSize: config.train.batchSize,
-          learningRate: config.train.learningRate,
-          maxTrainSamples: config.train.maxTrainSamples,
-          seed,
-          onEvent: (e) => {
-            if (e.kind === 'epoch-end') {
-              log(
-                `    ${e.network} ${e.stage} epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)}${e.accuracy === undefined ? '' : ` acc ${e.accuracy.toFixed(3)}`} (${e.imagesPerSecond.toFixed(0)} img/s)`,
-              );
-            } else if (
-              e.kind === 'batch' &&
-              opts.verbose &&
-              performance.now() - lastBatchLog > 10_000
-            ) {
-              lastBatchLog = performance.now();
-              log(
-                `    ${e.network} ${e.stage} epoch ${e.epoch} batch ${e.batch}/${e.batchesPerEpoch} loss ${e.loss.toFixed(4)} (${e.imagesPerSecond.toFixed(0)} img/s)`,
-              );
-            }
-          },
-        });
-        log(`  trained ${id} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const netsDir = join(trainRoot, `s${seed}`, 'nets');
+    const dirs: string[] = [];
+    for (const [i, id] of ids.entries()) {
+      const dir = join(netsDir, variantKey(variant), id);
+      dirs.push(dir);
+      if (await pathExists(join(dir, 'manifest.json'))) continue;
+      const unit = trainingOptions(
+        config,
+        data,
+        id,
+        partition[i]!,
+        variant,
+        seed,
+        log,
+        opts.verbose,
+      );
+      const classifier = await classifierUnit(join(netsDir, 'classifier', id), netsDir, unit, log);
+      const claim = await claimUnit(dir);
+      if (!claim) {
+        classifier.dispose();
+        throw new UnitBusyError(dir);
       }
-      return dirs;
-    };
-    for (const row of rows) {
-      const file = join(repDir, 'rows', `${row.id}.json`);
-      const cached = await readJson<RowRun>(file);
-      if (cached) {
-        log(`  ${row.id}: cached, accuracy ${cached.accuracy.toFixed(4)}`);
-        runs.push(cached);
-        continue;
-      }
-      const t = performance.now();
-      let result: RowRun;
       try {
-        result = await runRow(row, {
-          config,
-          data,
-          test,
-          partition,
-          seed,
-          repeat: r,
-          runtime,
-          netDirs,
-          log,
-        });
-      } catch (e) {
-        // Endpoint-side refusals (e.g. HTTP 422: no samples pass the selection threshold)
-        // fail this row of this repeat only; it is not cached, so a re-run tries again.
-        if (!(e instanceof EndpointError)) throw e;
-        log(`  ${row.id}: FAILED: ${e.message}`);
-        failures.push({ row: row.id, repeat: r, seed, error: e.message });
-        continue;
+        if (await pathExists(join(dir, 'manifest.json'))) {
+          classifier.dispose();
+          continue;
+        }
+        const t = performance.now();
+        log(`  training ${id} (${variantKey(variant)}, classes ${partition[i]!.join(',')})...`);
+        await trainAndExport(dir, { ...unit, classifier });
+        log(
+          `  trained ${id} (${variantKey(variant)}) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+        );
+      } finally {
+        await claim.release();
       }
+    }
+    return dirs;
+  };
+
+  /** Runs one (repeat, row) unit unless cached; 'busy' when another process holds a unit it needs. */
+  const runTask = async (r: number, row: RowSpec): Promise<'done' | 'busy'> => {
+    const seed = seeds[r]!;
+    const partition = randomPartition(data.classIds, config.networks, seed);
+    const baseline = row.kind !== 'generative';
+    if (!baseline && opts.networksOnly) {
+      try {
+        await netDirs(r, row.variant!);
+        return 'done';
+      } catch (e) {
+        if (e instanceof UnitBusyError) return 'busy';
+        throw e;
+      }
+    }
+    const file = join(baseline ? trainRoot : root, `s${seed}`, 'rows', `${row.id}.json`);
+    const record = (run: RowRun, how: string) => {
+      done.set(`${r}/${row.id}`, { ...run, repeat: r });
+      log(`  repeat ${r + 1} ${row.id}: ${how}accuracy ${run.accuracy.toFixed(4)}`);
+    };
+    const cached = await readJson<RowRun>(file);
+    if (cached) {
+      record(cached, 'cached, ');
+      return 'done';
+    }
+    const claim = await claimUnit(file);
+    if (!claim) return 'busy';
+    try {
+      const again = await readJson<RowRun>(file);
+      if (again) {
+        record(again, 'cached, ');
+        return 'done';
+      }
+      log(
+        `repeat ${r + 1}/${opts.repeats} (seed ${seed}, partition ${partition.map((p) => p.join(',')).join(' / ')}): ${row.id}`,
+      );
+      const t = performance.now();
+      const result = await runRow(row, {
+        config,
+        data,
+        test,
+        partition,
+        seed,
+        repeat: r,
+        runtime,
+        netDirs: (v) => netDirs(r, v),
+        log,
+      });
       result.seconds.total = (performance.now() - t) / 1000;
       await writeFileAtomic(file, `${JSON.stringify(result)}\n`);
-      log(
-        `  ${row.id}: accuracy ${result.accuracy.toFixed(4)} (${result.seconds.total.toFixed(1)} s)`,
-      );
-      runs.push(result);
+      record(result, `${result.seconds.total.toFixed(1)} s, `);
+    } catch (e) {
+      if (e instanceof UnitBusyError) return 'busy';
+      // Endpoint-side refusals (e.g. HTTP 422: no samples pass the selection threshold)
+      // fail this row of this repeat only; it is not cached, so a re-run tries again.
+      if (!(e instanceof EndpointError)) throw e;
+      log(`  repeat ${r + 1} ${row.id}: FAILED: ${e.message}`);
+      failures.push({ row: row.id, repeat: r, seed, error: e.message });
+    } finally {
+      await claim.release();
     }
-    if (r === 0) sideClaims = await measureArchitectureClaims(config, test, data.classIds.length);
+    return 'done';
+  };
+
+  let pending = seeds.flatMap((_, r) => rows.map((row) => ({ r, row })));
+  while (pending.length > 0) {
+    const busy: typeof pending = [];
+    for (const t of pending) if ((await runTask(t.r, t.row)) === 'busy') busy.push(t);
+    if (busy.length > 0 && busy.length === pending.length) {
+      log(`  waiting for ${busy.length} unit(s) that another process is computing...`);
+      await new Promise((res) => setTimeout(res, opts.pollMs ?? 15_000));
+    }
+    pending = busy;
   }
+  const runs = seeds.flatMap((_, r) =>
+    rows.flatMap((row) => {
+      const run = done.get(`${r}/${row.id}`);
+      return run ? [run] : [];
+    }),
+  );
+  const sideClaims =
+    opts.repeats > 0 ? await measureArchitectureClaims(config, test, data.classIds.length) : {};
   const out: ExperimentResult = {
     config,
     configHash: hash,
+    trainingHash: trainHash,
     repeats: opts.repeats,
     baseSeed: opts.seed,
     seeds,
@@ -297,6 +381,80 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   await writeFileAtomic(join(root, 'results.json'), `${JSON.stringify(out, null, 2)}\n`);
   await writeFileAtomic(join(root, 'results.md'), `${resultsMarkdown(out)}\n`);
   return out;
+}
+
+/** The training options of one network of one repeat, with progress lines. */
+function trainingOptions(
+  config: ExperimentConfig,
+  data: DatasetPair,
+  id: string,
+  classes: number[],
+  variant: Variant,
+  seed: number,
+  log: (line: string) => void,
+  verbose = false,
+): TrainNetworkOptions {
+  let lastBatchLog = performance.now();
+  return {
+    networkId: id,
+    classes,
+    data,
+    variant,
+    architecture: config.train.architecture,
+    latentSize: config.train.latentSize,
+    epochs: config.train.epochs,
+    vaeEpochs: config.train.vaeEpochs,
+    batchSize: config.train.batchSize,
+    learningRate: config.train.learningRate,
+    maxTrainSamples: config.train.maxTrainSamples,
+    seed,
+    onEvent: (e) => {
+      if (e.kind === 'epoch-end') {
+        log(
+          `    ${e.network} ${e.stage} epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)}${e.accuracy === undefined ? '' : ` acc ${e.accuracy.toFixed(3)}`} (${e.imagesPerSecond.toFixed(0)} img/s)`,
+        );
+      } else if (e.kind === 'batch' && verbose && performance.now() - lastBatchLog > 10_000) {
+        lastBatchLog = performance.now();
+        log(
+          `    ${e.network} ${e.stage} epoch ${e.epoch} batch ${e.batch}/${e.batchesPerEpoch} loss ${e.loss.toFixed(4)} (${e.imagesPerSecond.toFixed(0)} img/s)`,
+        );
+      }
+    },
+  };
+}
+
+/**
+ * The network's trained classifier (stage 1), a unit of its own under `dir`: loaded when
+ * cached, else trained (under a claim) and saved. The caller owns the returned model.
+ */
+async function classifierUnit(
+  dir: string,
+  netsDir: string,
+  unit: TrainNetworkOptions,
+  log: (line: string) => void,
+): Promise<tfl.LayersModel> {
+  const cached = async () =>
+    (await pathExists(join(dir, 'model.json')))
+      ? loadModelFolder(folderReader(dir))
+      : exportedClassifier(netsDir, unit.networkId);
+  const first = await cached();
+  if (first) return first;
+  const claim = await claimUnit(dir);
+  if (!claim) throw new UnitBusyError(dir);
+  try {
+    const again = await cached();
+    if (again) return again;
+    const t = performance.now();
+    log(`  training ${unit.networkId}'s classifier (classes ${unit.classes.join(',')})...`);
+    const model = await trainNetworkClassifier(unit);
+    await writeFolderAtomic(dir, await serializeModel(model));
+    log(
+      `  trained ${unit.networkId}'s classifier in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
+    return model;
+  } finally {
+    await claim.release();
+  }
 }
 
 const SEPARATE_PERCEPTUAL: Variant = {

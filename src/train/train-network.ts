@@ -79,6 +79,75 @@ function subsample(ds: Dataset, max: number | undefined, seed: number): Dataset 
   return { ...ds, images, labels, count: max };
 }
 
+interface Resolved {
+  classes: number[];
+  architecture: ArchitectureInfo;
+  latentSize: number;
+  batchSize: number;
+  learningRate: number;
+  vaeEpochs: number;
+  train: Dataset;
+  heldOut: Dataset;
+  seedFor: (label: string) => number;
+}
+
+function resolveOptions(opts: TrainNetworkOptions): Resolved {
+  const classes = [...opts.classes].sort((a, b) => a - b);
+  const seedFor = (label: string) =>
+    deriveSeed(opts.seed, `${opts.networkId}/${label}`) % 1_000_000;
+  const train = subsample(
+    selectClasses(opts.data.train, classes),
+    opts.maxTrainSamples,
+    seedFor('subsample'),
+  );
+  if (train.count === 0)
+    throw new Error(`${opts.networkId}: no training images of classes ${classes.join(',')}`);
+  return {
+    classes,
+    architecture: opts.architecture ?? DEFAULT_ARCHITECTURE,
+    latentSize: opts.latentSize ?? TRAIN_DEFAULTS.latentSize,
+    batchSize: opts.batchSize ?? TRAIN_DEFAULTS.batchSize,
+    learningRate: opts.learningRate ?? TRAIN_DEFAULTS.learningRate,
+    vaeEpochs: opts.vaeEpochs ?? opts.epochs,
+    train,
+    heldOut: selectClasses(opts.data.test, classes),
+    seedFor,
+  };
+}
+
+/**
+ * Stage 1 alone: the network's classifier trained on its own classes, exactly as
+ * `trainNetwork` trains it (same seeds, same images). It does not depend on the variant, so
+ * the experiment trains it once per network and seed and passes it to `trainNetwork` for
+ * every variant (`opts.classifier`).
+ */
+export async function trainNetworkClassifier(opts: TrainNetworkOptions): Promise<tfl.LayersModel> {
+  const r = resolveOptions(opts);
+  const { model } = buildClassifier({
+    imageShape: opts.data.train.imageShape,
+    numClasses: r.classes.length,
+    filters: r.architecture.classifierFilters,
+    denseUnits: r.architecture.denseUnits,
+    seed: r.seedFor('classifier-init'),
+  });
+  try {
+    await trainClassifier(model, r.train, {
+      network: opts.networkId,
+      classes: r.classes,
+      epochs: opts.epochs,
+      batchSize: r.batchSize,
+      learningRate: r.learningRate,
+      seed: r.seedFor('classifier-train'),
+      heldOut: r.heldOut,
+      onEvent: opts.onEvent ?? silent,
+    });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
 /**
  * Train one network: its classifier on its own classes, then its VAE.
  *  - separate: the VAE has its own encoder convs; the classifier only serves the perceptual loss.
@@ -88,35 +157,20 @@ function subsample(ds: Dataset, max: number | undefined, seed: number): Dataset 
 export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNetwork> {
   const started = performance.now();
   const onEvent = opts.onEvent ?? silent;
-  const classes = [...opts.classes].sort((a, b) => a - b);
-  const architecture = opts.architecture ?? DEFAULT_ARCHITECTURE;
-  const latentSize = opts.latentSize ?? TRAIN_DEFAULTS.latentSize;
-  const batchSize = opts.batchSize ?? TRAIN_DEFAULTS.batchSize;
-  const learningRate = opts.learningRate ?? TRAIN_DEFAULTS.learningRate;
-  const vaeEpochs = opts.vaeEpochs ?? opts.epochs;
+  const {
+    classes,
+    architecture,
+    latentSize,
+    batchSize,
+    learningRate,
+    vaeEpochs,
+    train,
+    heldOut,
+    seedFor,
+  } = resolveOptions(opts);
   const imageShape = opts.data.train.imageShape;
-  const seedFor = (label: string) =>
-    deriveSeed(opts.seed, `${opts.networkId}/${label}`) % 1_000_000;
-
-  const train = subsample(
-    selectClasses(opts.data.train, classes),
-    opts.maxTrainSamples,
-    seedFor('subsample'),
-  );
-  const heldOut = selectClasses(opts.data.test, classes);
-  if (train.count === 0)
-    throw new Error(`${opts.networkId}: no training images of classes ${classes.join(',')}`);
-
-  const pretrained = opts.classifier;
-  const { model: classifier, convLayers } = pretrained
-    ? { model: pretrained, convLayers: CLASSIFIER_CONV_NAMES.map((n) => pretrained.getLayer(n)) }
-    : buildClassifier({
-        imageShape,
-        numClasses: classes.length,
-        filters: architecture.classifierFilters,
-        denseUnits: architecture.denseUnits,
-        seed: seedFor('classifier-init'),
-      });
+  const classifier = opts.classifier ?? (await trainNetworkClassifier(opts));
+  const convLayers = CLASSIFIER_CONV_NAMES.map((n) => classifier.getLayer(n));
   if (classifier.outputs[0]?.shape.at(-1) !== classes.length) {
     throw new Error(
       `${opts.networkId}: the given classifier does not have ${classes.length} outputs`,
@@ -133,19 +187,6 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
   let encoder: tfl.LayersModel | undefined;
   let features: tfl.LayersModel | undefined;
   try {
-    if (!pretrained) {
-      await trainClassifier(classifier, train, {
-        network: opts.networkId,
-        classes,
-        epochs: opts.epochs,
-        batchSize,
-        learningRate,
-        seed: seedFor('classifier-train'),
-        heldOut,
-        onEvent,
-      });
-    }
-
     if (combined) for (const l of convLayers) l.trainable = false;
     encoder = buildEncoder({
       imageShape,

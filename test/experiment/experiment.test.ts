@@ -69,9 +69,13 @@ describe('experiment runner', () => {
     expect(json.config.name).toBe('tiny');
     expect(await readFile(join(first.dir, 'results.md'), 'utf8')).toMatch(/\| approach \|/);
 
-    // a "killed" run: one row's result is missing; only that row is recomputed
-    const repDir = join(first.dir, `r0-s${first.seeds[0]}`);
-    await rm(join(repDir, 'rows', 'joint.json'));
+    // a "killed" run: two rows' results are missing; only they are recomputed, from the
+    // cached networks
+    const seed = first.seeds[0]!;
+    const trainRows = join(runsDir, `train-${first.trainingHash}`, `s${seed}`, 'rows');
+    const configRows = join(first.dir, `s${seed}`, 'rows');
+    await rm(join(trainRows, 'joint.json'));
+    await rm(join(configRows, 'separate-perceptual.json'));
     const again: string[] = [];
     const second = await runExperiment({
       config: TINY,
@@ -81,10 +85,26 @@ describe('experiment runner', () => {
       rows,
       log: (l) => again.push(l),
     });
-    expect(again.filter((l) => l.includes('cached'))).toHaveLength(3);
+    expect(again.filter((l) => l.includes('cached'))).toHaveLength(2);
     expect(again.some((l) => l.includes('training net-'))).toBe(false);
     expect(second.rows.map((r) => r.mean)).toEqual(first.rows.map((r) => r.mean));
-    await access(join(repDir, 'rows', 'joint.json'));
+    await access(join(trainRows, 'joint.json'));
+
+    // other fine-tuning settings: a new config folder, but the networks and baselines are reused
+    const tuned: string[] = [];
+    const third = await runExperiment({
+      config: { ...TINY, finetune: { ...TINY.finetune, learningRate: 1e-3 } },
+      repeats: 1,
+      seed: 3,
+      runsDir,
+      rows,
+      log: (l) => tuned.push(l),
+    });
+    expect(third.configHash).not.toBe(first.configHash);
+    expect(third.trainingHash).toBe(first.trainingHash);
+    expect(tuned.some((l) => l.includes('training net-'))).toBe(false);
+    expect(tuned.filter((l) => l.includes('cached'))).toHaveLength(2); // ensemble, joint
+    expect(third.rows[0]!.mean).toBe(first.rows[0]!.mean);
 
     // an endpoint that cannot fill the selection threshold fails that row only, uncached
     const strict = await runExperiment({
@@ -97,6 +117,35 @@ describe('experiment runner', () => {
     expect(strict.failures).toHaveLength(1);
     expect(strict.failures[0]!.error).toMatch(/422/);
     expect(strict.rows.map((r) => r.n)).toEqual([0, 1]);
+  });
+
+  it('two runs on one runs folder at once compute every unit once', async () => {
+    const runsDir = await mkdtemp(join(tmpdir(), 'ks-exp-par-'));
+    const rows = ['ensemble', 'combined-reconstruction', 'separate-perceptual', 'joint'] as const;
+    const logs: [string[], string[]] = [[], []];
+    const [a, b] = await Promise.all(
+      logs.map((l) =>
+        runExperiment({
+          config: TINY,
+          repeats: 1,
+          seed: 4,
+          runsDir,
+          rows,
+          pollMs: 200,
+          log: (line) => l.push(line),
+        }),
+      ),
+    );
+    expect(a!.rows.map((r) => r.mean)).toEqual(b!.rows.map((r) => r.mean));
+    const all = [...logs[0], ...logs[1]];
+    // each network's classifier trained once, each of its 2 generators once
+    expect(all.filter((l) => /training net-.'s classifier/.test(l))).toHaveLength(2);
+    expect(all.filter((l) => /training net-. \(/.test(l))).toHaveLength(4);
+    // every row computed by exactly one of them, read from the cache by the other
+    for (const row of rows) {
+      const computed = new RegExp(`^ {2}repeat 1 ${row}: [0-9.]+ s, accuracy`);
+      expect(all.filter((l) => computed.test(l))).toHaveLength(1);
+    }
   });
 
   it('mean ± std', () => {
