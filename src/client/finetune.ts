@@ -24,6 +24,10 @@ export interface FinetuneSchedule {
   learningRate: number;
   /** Final learning rate as a fraction of the first. */
   finalFraction: number;
+  /** Random translation of each training image by up to this many pixels (0: none). */
+  shiftPixels?: number | undefined;
+  /** Layers kept frozen (by name, e.g. ['conv1', 'conv2']). */
+  frozenLayers?: readonly string[] | undefined;
 }
 
 export const DEFAULT_SCHEDULE: FinetuneSchedule = {
@@ -113,6 +117,29 @@ export function softCrossEntropy(targets: tf.Tensor, probs: tf.Tensor): tf.Scala
   );
 }
 
+/** Copy one image scaled to [0, 1], translated by (dy, dx) pixels, zero-filled at the edges. */
+export function translateInto(
+  dst: Float32Array,
+  dstOffset: number,
+  src: Uint8Array,
+  srcOffset: number,
+  h: number,
+  w: number,
+  c: number,
+  dy: number,
+  dx: number,
+) {
+  dst.fill(0, dstOffset, dstOffset + h * w * c);
+  for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
+    for (let x = Math.max(0, dx); x < Math.min(w, w + dx); x++) {
+      for (let k = 0; k < c; k++) {
+        dst[dstOffset + (y * w + x) * c + k] =
+          src[srcOffset + ((y - dy) * w + (x - dx)) * c + k]! / 255;
+      }
+    }
+  }
+}
+
 /** Fine-tune `model` (columns = data.classes) in place on the merged set. */
 export async function finetune(
   model: tfl.LayersModel,
@@ -133,7 +160,11 @@ export async function finetune(
   const setLr = (lr: number) => {
     (optimizer as unknown as { learningRate: number }).learningRate = lr;
   };
-  const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  const frozen = new Set(s.frozenLayers ?? []);
+  const vars = model.layers
+    .filter((l) => !frozen.has(l.name))
+    .flatMap((l) => l.trainableWeights.map((v) => v.read() as tf.Variable));
+  const shift = Math.max(0, Math.floor(s.shiftPixels ?? 0));
   const batches = Math.ceil(data.count / s.batchSize);
   const totalSteps = Math.max(1, s.epochs * batches);
   const history: EpochInfo[] = [];
@@ -152,7 +183,21 @@ export async function finetune(
         const y = new Float32Array(n * u);
         for (let i = 0; i < n; i++) {
           const j = order[start + i]!;
-          for (let p = 0; p < px; p++) x[i * px + p] = data.images[j * px + p]! / 255;
+          if (shift === 0) {
+            for (let p = 0; p < px; p++) x[i * px + p] = data.images[j * px + p]! / 255;
+          } else {
+            translateInto(
+              x,
+              i * px,
+              data.images,
+              j * px,
+              h,
+              w,
+              c,
+              rng.int(2 * shift + 1) - shift,
+              rng.int(2 * shift + 1) - shift,
+            );
+          }
           y.set(data.targets.subarray(j * u, (j + 1) * u), i * u);
         }
         const progress = step / totalSteps;

@@ -269,3 +269,46 @@ describe('fine-tuning client on real MNIST', () => {
     out.dispose();
   });
 });
+
+describe('fine-tuning options', () => {
+  it('translateInto moves an image by whole pixels and zero-fills the edges', async () => {
+    const { translateInto } = await import('../../src/client/finetune');
+    const src = new Uint8Array(3 * 4); // 3 x 4, one channel
+    src[1 * 4 + 2] = 255; // (y 1, x 2)
+    src[0] = 51; // (0, 0)
+    const dst = new Float32Array(3 * 4).fill(9);
+    translateInto(dst, 0, src, 0, 3, 4, 1, 1, -1);
+    const expected = new Float32Array(12);
+    expected[2 * 4 + 1] = 1; // (1, 2) -> (2, 1)
+    // (0, 0) -> (1, -1): off the image
+    expect(Array.from(dst)).toEqual(Array.from(expected));
+    translateInto(dst, 0, src, 0, 3, 4, 1, 0, 0);
+    expect(dst[0]).toBeCloseTo(0.2);
+    expect(dst[1 * 4 + 2]).toBe(1);
+  });
+
+  it('frozen layers keep their weights; the others learn', async () => {
+    const { model } = buildClassifier({
+      imageShape: [28, 28, 1],
+      numClasses: A.length,
+      filters: ARCH.classifierFilters,
+      denseUnits: ARCH.denseUnits,
+      seed: 5,
+    });
+    const snapshot = (name: string) => model.getLayer(name).getWeights()[0]!.dataSync().slice();
+    const before = { conv1: snapshot('conv1'), conv2: snapshot('conv2'), conv3: snapshot('conv3') };
+    const tensors = tf.memory().numTensors;
+    await finetune(model, oneHotSet(selectClasses(train, A), A, 128), {
+      seed: 2,
+      epochs: 1,
+      batchSize: 32,
+      frozenLayers: ['conv1', 'conv2'],
+      shiftPixels: 2,
+    });
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(snapshot('conv1')).toEqual(before.conv1);
+    expect(snapshot('conv2')).toEqual(before.conv2);
+    expect(snapshot('conv3')).not.toEqual(before.conv3);
+    model.dispose();
+  });
+});
