@@ -39,6 +39,10 @@ export const ExperimentConfigSchema = z.object({
     batchSize: z.number().int().positive(),
     learningRate: z.number().positive(),
     finalFraction: z.number().min(0).max(1),
+    /** Layers kept frozen while fine-tuning (see FinetuneSchedule). */
+    frozenLayers: z.array(z.string()).optional(),
+    /** Random translation of the training images by up to this many pixels. */
+    shiftPixels: z.number().int().min(0).max(4).optional(),
   }),
   /** Evaluate on the first N test images (absent: the whole test set). */
   testLimit: z.number().int().positive().optional(),
@@ -61,12 +65,24 @@ export const PAPER: ExperimentConfig = {
   },
   share: {
     samplesPerClass: 5000,
-    selectionThreshold: 0.9,
+    // The paper's example is 0.9; 0.99 did better on repeat 1's networks (docs/RESULTS.md).
+    selectionThreshold: 0.99,
     chunkSize: 1000,
     concurrency: 2,
     balance: false,
   },
-  finetune: { epochs: 5, batchSize: 64, learningRate: 1e-3, finalFraction: 0.05 },
+  // The paper gives no fine-tuning schedule. Longer fine-tuning fits the generated images'
+  // artefacts (15 epochs did worse than 5, and 5 worse than 3, on repeat 1's networks); the
+  // target keeps the first two conv layers it learned on real images, and a 1-pixel random
+  // shift keeps it from fitting exact generated strokes. docs/RESULTS.md has the comparison.
+  finetune: {
+    epochs: 3,
+    batchSize: 64,
+    learningRate: 1e-3,
+    finalFraction: 0.05,
+    frozenLayers: ['conv1', 'conv2'],
+    shiftPixels: 1,
+  },
 };
 
 /** Minutes on 2 cores: small nets, 3000 training images per network, 200 samples per class. */
@@ -165,7 +181,7 @@ export const ROWS: readonly RowSpec[] = [
   },
   {
     id: 'separate-selection-perceptual',
-    label: 'Separate classifier, selection of best samples (>= 0.9), perceptual loss',
+    label: 'Separate classifier, selection of best samples, perceptual loss',
     paper: { mean: 0.977, std: 0.008 },
     kind: 'generative',
     variant: v('separate', 'perceptual'),

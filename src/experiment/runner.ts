@@ -762,7 +762,8 @@ export function resultsMarkdown(r: ExperimentResult): string {
     '',
     table,
     '',
-    `Seeds: ${r.seeds.join(', ')} (base seed ${r.baseSeed}). Endpoints: ${r.runtime}. ` +
+    `Selection threshold ${r.config.share.selectionThreshold}; fine-tuning ${JSON.stringify(r.config.finetune)}. ` +
+      `Seeds: ${r.seeds.join(', ')} (base seed ${r.baseSeed}). Endpoints: ${r.runtime}. ` +
       `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, tfjs backend ${m.backend}` +
       `${m.nativeKernels ? ` + native kernels (${m.nativeKernels.blas}, ${m.nativeKernels.threads} threads)` : ''}. ` +
       `Wall time ${(r.seconds / 60).toFixed(1)} min (cached units count as 0).`,
