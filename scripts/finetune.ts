@@ -24,6 +24,8 @@ the merged classifier as a model folder (atomically).
   --epochs N              fine-tuning epochs                                default: 5
   --batch-size N          default: 64
   --lr X                  first learning rate (cosine decay to 5 %)         default: 0.001
+  --freeze LIST           comma-separated layers kept frozen, e.g. conv1,conv2  default: none
+  --shift N               random translation by up to N pixels (0-4)        default: 0
   --seed N                seeds chunks, shuffles, the new head              default: 1
   --chunk-size N          samples per packet request                        default: 500
   --concurrency N         packet requests in flight, all endpoints          default: 4
@@ -45,6 +47,12 @@ const Schema = z.object({
   epochs: num(5).pipe(z.number().int().positive()),
   batchSize: num(64).pipe(z.number().int().positive()),
   lr: num(1e-3).pipe(z.number().positive()),
+  freeze: z
+    .string()
+    .transform((x) => x.split(',').map((l) => l.trim()))
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9_]+$/, 'a layer name, e.g. conv1')))
+    .optional(),
+  shift: num(0).pipe(z.number().int().min(0).max(4)),
   seed: num(1).pipe(z.number().int().nonnegative()),
   chunkSize: num(500).pipe(z.number().int().positive()),
   concurrency: num(4).pipe(z.number().int().positive()),
@@ -68,6 +76,8 @@ runMain(async () => {
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
       lr: { type: 'string' },
+      freeze: { type: 'string' },
+      shift: { type: 'string' },
       seed: { type: 'string' },
       'chunk-size': { type: 'string' },
       concurrency: { type: 'string' },
@@ -143,7 +153,13 @@ runMain(async () => {
     timeoutMs: raw.timeout,
     retries: raw.retries,
     balanceClasses: raw.balance,
-    schedule: { epochs: raw.epochs, batchSize: raw.batchSize, learningRate: raw.lr },
+    schedule: {
+      epochs: raw.epochs,
+      batchSize: raw.batchSize,
+      learningRate: raw.lr,
+      shiftPixels: raw.shift,
+      ...(raw.freeze ? { frozenLayers: raw.freeze } : {}),
+    },
     test,
     onEvent,
   });

@@ -161,6 +161,14 @@ export async function finetune(
     (optimizer as unknown as { learningRate: number }).learningRate = lr;
   };
   const frozen = new Set(s.frozenLayers ?? []);
+  const names = model.layers.map((l) => l.name);
+  for (const f of frozen) {
+    if (!names.includes(f)) {
+      throw new ClientError(
+        `cannot freeze layer "${f}": the classifier's layers are ${names.join(', ')}`,
+      );
+    }
+  }
   const vars = model.layers
     .filter((l) => !frozen.has(l.name))
     .flatMap((l) => l.trainableWeights.map((v) => v.read() as tf.Variable));

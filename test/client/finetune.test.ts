@@ -309,6 +309,13 @@ describe('fine-tuning options', () => {
     expect(snapshot('conv1')).toEqual(before.conv1);
     expect(snapshot('conv2')).toEqual(before.conv2);
     expect(snapshot('conv3')).not.toEqual(before.conv3);
+    await expect(
+      finetune(model, oneHotSet(selectClasses(train, A), A, 32), {
+        seed: 2,
+        epochs: 1,
+        frozenLayers: ['conv9'],
+      }),
+    ).rejects.toThrow(/cannot freeze layer "conv9": the classifier's layers are .*conv1/);
     model.dispose();
   });
 });

@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import {
+  evaluate,
+  type FinetuneSchedule,
+  fetchNetworkInfo,
+  fetchPacketSet,
+  finetune,
+  initClientBackend,
+  mergeSets,
+  modelPredictor,
+  type SoftSet,
+  widenClassifier,
+} from '../src/client';
+import { loadNetwork } from '../src/core/model-folder';
+import { deriveSeed } from '../src/core/rng';
+import { loadDataset } from '../src/data/idx';
+import { startFleet } from '../src/experiment/fleet';
+import { parseCli, runMain } from '../src/node/cli';
+import { folderReader } from '../src/node/fs-atomic';
+
+const HELP = `npm run sweep:finetune -- --net DIR --net DIR [options]
+
+Compare fine-tuning schedules on one set of trained networks: start a local endpoint per
+network, fetch one merged packet set (the last --net is the target and also serves its own
+replay packets), then fine-tune the target from the same start once per schedule and
+evaluate each on the test set. Prints one JSON line per schedule and a table. This is how
+the paper config's schedule was chosen (docs/RESULTS.md).
+
+  --net DIR               a network's model folder (repeatable, >= 2; the last is the target)
+  --threshold T           selection threshold for every packet            default: 0.9
+  --samples-per-class N   per class per network                           default: 5000
+  --generator NAME        endpoint generator (vae | class-prior)          default: vae
+  --balance               equal per-class quotas
+  --schedules JSON        array of schedule objects: epochs, batchSize, learningRate,
+                          finalFraction, frozenLayers, shiftPixels     default: [{"epochs":3}]
+  --seed N                packet, merge, head and shuffle seeds          default: 7
+  --native-threads N      threads of the optional OpenBLAS kernels`;
+
+const ScheduleSchema = z
+  .object({
+    epochs: z.number().int().positive(),
+    batchSize: z.number().int().positive(),
+    learningRate: z.number().positive(),
+    finalFraction: z.number().min(0).max(1),
+    frozenLayers: z.array(z.string()),
+    shiftPixels: z.number().int().min(0).max(4),
+  })
+  .partial()
+  .strict();
+
+const Schema = z.object({
+  net: z.array(z.string()).min(2, 'give at least two --net folders (the last is the target)'),
+  threshold: z.coerce.number().min(0).max(1).default(0.9),
+  samplesPerClass: z.coerce.number().int().positive().default(5000),
+  generator: z.string().optional(),
+  balance: z.boolean().default(false),
+  schedules: z
+    .string()
+    .default('[{"epochs":3}]')
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(ScheduleSchema).min(1)),
+  seed: z.coerce.number().int().nonnegative().default(7),
+  nativeThreads: z.coerce.number().int().positive().optional(),
+});
+
+runMain(async () => {
+  const o = parseCli(
+    process.argv.slice(2),
+    {
+      net: { type: 'string', multiple: true },
+      threshold: { type: 'string' },
+      'samples-per-class': { type: 'string' },
+      generator: { type: 'string' },
+      balance: { type: 'boolean' },
+      schedules: { type: 'string' },
+      seed: { type: 'string' },
+      'native-threads': { type: 'string' },
+    },
+    Schema,
+    HELP,
+  );
+  await initClientBackend(
+    'wasm',
+    o.nativeThreads === undefined ? {} : { nativeThreads: o.nativeThreads },
+  );
+  const data = await loadDataset();
+  const t0 = performance.now();
+  const fleet = await startFleet(o.net, { runtime: 'node' });
+  const sets: SoftSet[] = [];
+  try {
+    for (const m of fleet.members) {
+      const info = await fetchNetworkInfo({ url: m.url }, {});
+      const s = await fetchPacketSet({ url: m.url }, info, {
+        samples: o.samplesPerClass * info.classes.length,
+        seed: deriveSeed(o.seed, info.networkId),
+        threshold: o.threshold,
+        chunkSize: 1000,
+        concurrency: 1,
+        generator: o.generator,
+        classes: o.balance ? info.classes : undefined,
+      });
+      sets.push({ ...s, source: s.endpoint });
+      process.stderr.write(`fetched ${s.count} samples from ${info.networkId}\n`);
+    }
+  } finally {
+    await fleet.stop();
+  }
+  process.stderr.write(`packets in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  const target = await loadNetwork(folderReader(o.net.at(-1)!));
+  const merged = mergeSets(sets, {
+    seed: deriveSeed(o.seed, 'merge'),
+    extraClasses: target.manifest.classes,
+  });
+  const rows: string[][] = [];
+  for (const schedule of o.schedules) {
+    const model = widenClassifier(
+      target.classifier,
+      target.manifest,
+      target.manifest.classes,
+      merged.classes,
+      deriveSeed(o.seed, 'head'),
+    );
+    const t = performance.now();
+    const history = await finetune(model, merged, {
+      // parsed from JSON: absent keys are absent, never undefined
+      ...(schedule as Partial<FinetuneSchedule>),
+      seed: deriveSeed(o.seed, 'finetune'),
+      onEpoch: (e) => {
+        process.stderr.write(`  epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)}\n`);
+      },
+    });
+    const e = await evaluate(modelPredictor(model, merged.classes), data.test);
+    model.dispose();
+    const seconds = Math.round((performance.now() - t) / 1000);
+    const line = {
+      threshold: o.threshold,
+      generator: o.generator ?? 'vae',
+      schedule,
+      accuracy: e.accuracy,
+      perClass: e.perClass.map((p) => Number(p.accuracy.toFixed(4))),
+      lastLoss: history.at(-1)?.loss,
+      seconds,
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+    rows.push([JSON.stringify(schedule), e.accuracy.toFixed(4), String(seconds)]);
+  }
+  target.classifier.dispose();
+  target.decoder.dispose();
+  process.stdout.write(
+    `\nthreshold ${o.threshold}, ${merged.count} merged samples\n${rows.map((r) => `${r[1]}  ${r[2]} s  ${r[0]}`).join('\n')}\n`,
+  );
+});

@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const sweep = (...args: string[]) =>
+  run('npx', ['tsx', 'scripts/sweep-finetune.ts', ...args], { encoding: 'utf8' }).then(
+    (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      out: e.stdout,
+      err: e.stderr,
+    }),
+  );
+
+describe('npm run sweep:finetune (CLI)', () => {
+  it('rejects bad schedules and too few networks, naming the flag', async () => {
+    const r = await sweep('--net', 'models/net-a', '--schedules', '[{"epoch":3}]');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/--net: give at least two/);
+    expect(r.err).toMatch(/--schedules\.0: Unrecognized key: "epoch"/);
+    expect(r.err).not.toMatch(/ at .*\.ts:\d+/);
+  });
+
+  it('fine-tunes the demo target once per schedule from the same packets', async () => {
+    const r = await sweep(
+      ...['--net', 'models/net-a', '--net', 'models/net-b'],
+      ...['--samples-per-class', '150', '--native-threads', '1'],
+      ...['--schedules', '[{"epochs":2},{"epochs":2,"frozenLayers":["conv1"],"shiftPixels":1}]'],
+    );
+    expect(r.code).toBe(0);
+    const lines = r.out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { accuracy: number; perClass: number[]; schedule: object });
+    expect(lines.map((l) => l.schedule)).toEqual([
+      { epochs: 2 },
+      { epochs: 2, frozenLayers: ['conv1'], shiftPixels: 1 },
+    ]);
+    for (const l of lines) {
+      expect(l.perClass).toHaveLength(10);
+      // the target alone knows 5 of 10 classes (~0.5); 1500 packets lift it
+      expect(l.accuracy).toBeGreaterThan(0.6);
+    }
+    expect(r.out).toMatch(/threshold 0.9, 1500 merged samples/);
+  }, 120_000);
+});
