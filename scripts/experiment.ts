@@ -33,28 +33,35 @@ last line.
   --native-threads N  threads of the optional OpenBLAS kernels           default: all cores
   --networks-only   train the networks the rows need and run the baseline rows (ensemble,
                     joint) only; a later run without it does the generative rows
+  --cached-only     compute nothing: write the table of the units already cached and list
+                    the missing ones (the state of a run other processes are computing)
   --verbose         also print training batches (every 10 s)
   --side-claims     only measure the paper's side claims for the config's architecture
                     (memory of classifier + VAE vs classifier; ensemble vs merged
                     inference time on the test set), print them as JSON and exit`;
 
-const Schema = z.object({
-  config: z.enum(['quick', 'paper']).default('quick'),
-  repeats: z.coerce.number().int().positive().optional(),
-  seed: z.coerce.number().int().nonnegative().default(1),
-  rows: z
-    .string()
-    .transform((s) => s.split(',').map((x) => x.trim()))
-    .pipe(z.array(z.enum(ROWS.map((r) => r.id) as [RowId, ...RowId[]])))
-    .optional(),
-  runsDir: z.string().default('runs'),
-  runtime: z.enum(['node', 'workerd']).default('node'),
-  threads: z.coerce.number().int().positive().default(1),
-  nativeThreads: z.coerce.number().int().positive().optional(),
-  networksOnly: z.boolean().default(false),
-  verbose: z.boolean().default(false),
-  sideClaims: z.boolean().default(false),
-});
+const Schema = z
+  .object({
+    config: z.enum(['quick', 'paper']).default('quick'),
+    repeats: z.coerce.number().int().positive().optional(),
+    seed: z.coerce.number().int().nonnegative().default(1),
+    rows: z
+      .string()
+      .transform((s) => s.split(',').map((x) => x.trim()))
+      .pipe(z.array(z.enum(ROWS.map((r) => r.id) as [RowId, ...RowId[]])))
+      .optional(),
+    runsDir: z.string().default('runs'),
+    runtime: z.enum(['node', 'workerd']).default('node'),
+    threads: z.coerce.number().int().positive().default(1),
+    nativeThreads: z.coerce.number().int().positive().optional(),
+    networksOnly: z.boolean().default(false),
+    cachedOnly: z.boolean().default(false),
+    verbose: z.boolean().default(false),
+    sideClaims: z.boolean().default(false),
+  })
+  .refine((f) => !(f.networksOnly && f.cachedOnly), {
+    message: '--networks-only computes units and --cached-only computes none: pass one of them',
+  });
 
 runMain(async () => {
   const o = parseCli(
@@ -69,6 +76,7 @@ runMain(async () => {
       threads: { type: 'string' },
       'native-threads': { type: 'string' },
       'networks-only': { type: 'boolean' },
+      'cached-only': { type: 'boolean' },
       verbose: { type: 'boolean' },
       'side-claims': { type: 'boolean' },
     },
@@ -99,6 +107,7 @@ runMain(async () => {
     ...(o.rows ? { rows: o.rows } : {}),
     verbose: o.verbose,
     networksOnly: o.networksOnly,
+    cachedOnly: o.cachedOnly,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`\n${resultsMarkdown(result)}\n\nresults: ${result.dir}/results.json\n`);
@@ -110,6 +119,7 @@ runMain(async () => {
     seconds: Math.round(result.seconds),
     results: `${result.dir}/results.json`,
     failures: result.failures.length,
+    missing: result.missing.length,
     rows: Object.fromEntries(
       result.rows.map((r) => [r.id, { mean: r.mean, std: r.std, n: r.n, text: fmt(r) }]),
     ),

@@ -55,6 +55,11 @@ export interface RunExperimentOptions {
    * joint); generative rows are left for a later run (which then starts from cached networks).
    */
   networksOnly?: boolean;
+  /**
+   * Compute nothing: report the (repeat, row) units already cached, list the others under
+   * `missing`. The table of a run that other processes are still computing.
+   */
+  cachedOnly?: boolean;
   /** How often to look again for units another process is computing (ms). Default 15 s. */
   pollMs?: number;
 }
@@ -106,6 +111,8 @@ export interface ExperimentResult {
   runs: RowRun[];
   /** Rows of a repeat that an endpoint refused (not cached: a re-run retries them). */
   failures: { row: RowId; repeat: number; seed: number; error: string }[];
+  /** Units not in the cache (only with `cachedOnly`, which computes nothing). */
+  missing: { row: RowId; repeat: number; seed: number }[];
   seconds: number;
   dir: string;
 }
@@ -218,6 +225,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   const ids = networkIds(config.networks);
   const done = new Map<string, RowRun>();
   const failures: ExperimentResult['failures'] = [];
+  const missing: ExperimentResult['missing'] = [];
 
   /** Units are trained in one order (classifier, then generator): claims never deadlock. */
   const netDirs = async (r: number, variant: Variant): Promise<string[]> => {
@@ -268,7 +276,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     const seed = seeds[r]!;
     const partition = randomPartition(data.classIds, config.networks, seed);
     const baseline = row.kind !== 'generative';
-    if (!baseline && opts.networksOnly) {
+    if (!baseline && opts.networksOnly && !opts.cachedOnly) {
       try {
         await netDirs(r, row.variant!);
         return 'done';
@@ -285,6 +293,11 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     const cached = await readJson<RowRun>(file);
     if (cached) {
       record(cached, 'cached, ');
+      return 'done';
+    }
+    if (opts.cachedOnly) {
+      missing.push({ row: row.id, repeat: r, seed });
+      log(`  repeat ${r + 1} ${row.id}: not computed yet`);
       return 'done';
     }
     const claim = await claimUnit(file);
@@ -375,6 +388,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     },
     runs,
     failures,
+    missing,
     seconds: (performance.now() - t0) / 1000,
     dir: root,
   };
@@ -770,5 +784,17 @@ export function resultsMarkdown(r: ExperimentResult): string {
     ...r.failures.map(
       (f) => `\nFailed: ${f.row}, repeat ${f.repeat + 1} (seed ${f.seed}): ${f.error}`,
     ),
+    ...(r.missing.length > 0
+      ? [
+          '',
+          `Not computed yet (${r.missing.length} of ${r.repeats * r.rows.length} units): ` +
+            r.rows
+              .map((row) => [row.id, r.missing.filter((u) => u.row === row.id)] as const)
+              .filter(([, units]) => units.length > 0)
+              .map(([id, units]) => `${id} repeat ${units.map((u) => u.repeat + 1).join(', ')}`)
+              .join('; ') +
+            '.',
+        ]
+      : []),
   ].join('\n');
 }

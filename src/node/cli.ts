@@ -39,10 +39,13 @@ export function parseCli<S extends z.ZodType>(
   );
   const parsed = schema.safeParse(camel);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (i) =>
-        `  --${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`,
-    );
+    const lines = parsed.error.issues.map((i) => {
+      const [key, ...rest] = i.path;
+      if (key === undefined) return `  ${i.message}`; // a rule across flags
+      const flag = `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      const item = typeof rest[0] === 'number' ? ` (item ${rest[0] + 1})` : '';
+      return `  ${flag}${item}: ${i.message}`;
+    });
     throw new CliError(`invalid options:\n${lines.join('\n')}\n\nSee --help.`);
   }
   return parsed.data;

@@ -90,6 +90,25 @@ describe('experiment runner', () => {
     expect(second.rows.map((r) => r.mean)).toEqual(first.rows.map((r) => r.mean));
     await access(join(trainRows, 'joint.json'));
 
+    // --cached-only: the table of what is cached, the rest listed as missing, nothing computed
+    const peek: string[] = [];
+    const partial = await runExperiment({
+      config: TINY,
+      repeats: 2,
+      seed: 3,
+      runsDir,
+      rows,
+      cachedOnly: true,
+      log: (l) => peek.push(l),
+    });
+    expect(partial.rows.map((r) => r.n)).toEqual([1, 1, 1, 1]);
+    expect(partial.rows.map((r) => r.mean)).toEqual(first.rows.map((r) => r.mean));
+    expect(partial.missing.map((u) => [u.row, u.repeat])).toEqual(rows.map((r) => [r, 1]));
+    expect(peek.some((l) => l.includes('training net-'))).toBe(false);
+    expect(await readFile(join(partial.dir, 'results.md'), 'utf8')).toMatch(
+      /Not computed yet \(4 of 8 units\): ensemble repeat 2; separate-perceptual repeat 2/,
+    );
+
     // other fine-tuning settings: a new config folder, but the networks and baselines are reused
     const tuned: string[] = [];
     const third = await runExperiment({
