@@ -18,7 +18,7 @@ describe('npm run sweep:finetune (CLI)', () => {
     const r = await sweep('--net', 'models/net-a', '--schedules', '[{"epoch":3}]');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/--net: give at least two/);
-    expect(r.err).toMatch(/--schedules (item 1): Unrecognized key: "epoch"/);
+    expect(r.err).toMatch(/--schedules \(item 1\): Unrecognized key: "epoch"/);
     expect(r.err).not.toMatch(/ at .*\.ts:\d+/);
   });
 
