@@ -762,11 +762,17 @@ export async function measureArchitectureClaims(
 
 export function resultsMarkdown(r: ExperimentResult): string {
   const table = markdownTable(
-    ['approach', 'ours (mean ± std)', 'runs', 'paper (10 runs)'],
+    ['approach', 'ours (mean ± std)', 'runs', 'per repeat', 'paper (10 runs)'],
     r.rows.map((row) => [
       row.label,
       fmt(row),
       String(row.n),
+      r.seeds
+        .map((_, i) => {
+          const run = r.runs.find((x) => x.row === row.id && x.repeat === i);
+          return run ? run.accuracy.toFixed(4) : '–';
+        })
+        .join(' '),
       `${row.paper.mean.toFixed(3)} ± ${row.paper.std.toFixed(3)}`,
     ]),
   );

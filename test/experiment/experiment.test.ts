@@ -105,9 +105,12 @@ describe('experiment runner', () => {
     expect(partial.rows.map((r) => r.mean)).toEqual(first.rows.map((r) => r.mean));
     expect(partial.missing.map((u) => [u.row, u.repeat])).toEqual(rows.map((r) => [r, 1]));
     expect(peek.some((l) => l.includes('training net-'))).toBe(false);
-    expect(await readFile(join(partial.dir, 'results.md'), 'utf8')).toMatch(
+    const md = await readFile(join(partial.dir, 'results.md'), 'utf8');
+    expect(md).toMatch(
       /Not computed yet \(4 of 8 units\): ensemble repeat 2; separate-perceptual repeat 2/,
     );
+    // per repeat: repeat 1's accuracy, a dash for repeat 2
+    expect(md).toContain(`| ${first.runs[0]!.accuracy.toFixed(4)} – |`);
 
     // other fine-tuning settings: a new config folder, but the networks and baselines are reused
     const tuned: string[] = [];
