@@ -1,17 +1,7 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runScript } from './run-script';
 
-const run = promisify(execFile);
-const sweep = (...args: string[]) =>
-  run('npx', ['tsx', 'scripts/sweep-finetune.ts', ...args], { encoding: 'utf8' }).then(
-    (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      out: e.stdout,
-      err: e.stderr,
-    }),
-  );
+const sweep = (...args: string[]) => runScript('sweep-finetune.ts', ...args);
 
 describe('npm run sweep:finetune (CLI)', () => {
   it('rejects bad schedules and too few networks, naming the flag', async () => {

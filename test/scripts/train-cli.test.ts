@@ -1,17 +1,7 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runScript } from './run-script';
 
-const run = promisify(execFile);
-const train = (...args: string[]) =>
-  run('npx', ['tsx', 'scripts/train.ts', ...args], { encoding: 'utf8' }).then(
-    (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      out: e.stdout,
-      err: e.stderr,
-    }),
-  );
+const train = (...args: string[]) => runScript('train.ts', ...args);
 
 describe('npm run train (CLI)', () => {
   it('prints --help with every flag and exits 0', async () => {
