@@ -1,63 +1,53 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { builtinGenerators, DEFAULT_GENERATOR, type GeneratorRegistry } from '../core/generators';
 import type { LoadedNetwork } from '../core/model-folder';
-import { createRng } from '../core/rng';
+import { DEFAULT_SAMPLING_LIMITS, type SamplingLimits, sampleFiltered } from '../core/sampling';
+import { ClientError } from './errors';
 import type { SoftSet } from './merge';
 
+export interface ReplayOptions {
+  samples: number;
+  seed: number;
+  threshold?: number;
+  /** Generator name (default: the endpoint's default, `vae`). */
+  generator?: string | undefined;
+  /** Equal quotas over these class ids (as `classes=` on the packet route). */
+  classes?: readonly number[] | undefined;
+  limits?: SamplingLimits;
+  generators?: GeneratorRegistry;
+}
+
 /**
- * The target's own replay set, made locally from its model folder the way an endpoint makes
- * a packet with the paper's generator: z ~ N(0, I) (seeded), decode, classify with the
- * network's own classifier (soft labels), keep samples whose top probability is >= threshold.
- * Used when the target network does not also run an endpoint.
+ * The target's own replay set, made locally from its model folder by the endpoint's sampler
+ * (`src/core/sampling.ts`): the samples are byte-identical to a packet of `samples` samples
+ * with this seed, threshold and generator from an endpoint serving the target. Used when the
+ * target network does not also run an endpoint.
  */
-export async function generateReplaySet(
-  net: LoadedNetwork,
-  opts: { samples: number; seed: number; threshold?: number; batchSize?: number },
-): Promise<SoftSet> {
-  const [h, w, c] = net.manifest.dataset.imageShape;
-  const px = h * w * c;
-  const k = net.manifest.classes.length;
-  const latent = net.manifest.generator.latentSize;
-  const threshold = opts.threshold ?? 0;
-  const batch = opts.batchSize ?? 256;
-  const rng = createRng(opts.seed >>> 0);
-  const images = new Uint8Array(opts.samples * px);
-  const soft = new Float32Array(opts.samples * k);
-  let n = 0;
-  let generated = 0;
-  while (n < opts.samples) {
-    if (generated > 50 * opts.samples + 10 * batch) {
-      throw new Error(
-        `replay for ${net.manifest.networkId}: only ${n} of ${opts.samples} samples passed threshold ${threshold}`,
-      );
-    }
-    const z = new Float32Array(batch * latent);
-    for (let i = 0; i < z.length; i++) z[i] = rng.normal();
-    const [imgT, probT] = tf.tidy(() => {
-      const x = net.decoder.predict(tf.tensor2d(z, [batch, latent])) as tf.Tensor;
-      const bytes = tf.round(tf.mul(tf.clipByValue(x, 0, 1), 255));
-      const p = net.classifier.predict(tf.div(bytes, 255)) as tf.Tensor;
-      return [bytes, p];
-    });
-    const img = await imgT.data();
-    const probs = await probT.data();
-    tf.dispose([imgT, probT]);
-    generated += batch;
-    for (let i = 0; i < batch && n < opts.samples; i++) {
-      let top = 0;
-      for (let j = 0; j < k; j++) top = Math.max(top, probs[i * k + j]!);
-      if (top < threshold) continue;
-      for (let j = 0; j < px; j++) images[n * px + j] = img[i * px + j]!;
-      soft.set(probs.subarray(i * k, (i + 1) * k), n * k);
-      n++;
-    }
-  }
+export async function generateReplaySet(net: LoadedNetwork, opts: ReplayOptions): Promise<SoftSet> {
+  const name = opts.generator ?? DEFAULT_GENERATOR;
+  const plugin = (opts.generators ?? builtinGenerators()).get(name);
+  if (!plugin) throw new ClientError(`replay: generator ${name} is not registered`);
+  const why = plugin.unavailableReason(net.manifest);
+  if (why) throw new ClientError(`replay for ${net.manifest.networkId}: ${why}`);
+  const set = await sampleFiltered(
+    net,
+    plugin,
+    {
+      count: opts.samples,
+      seed: opts.seed >>> 0,
+      threshold: opts.threshold ?? 0,
+      classes: opts.classes,
+    },
+    opts.limits ?? DEFAULT_SAMPLING_LIMITS,
+  ).catch((e: unknown) => {
+    throw new ClientError(`replay for ${net.manifest.networkId}: ${(e as Error).message}`);
+  });
   return {
     source: `replay:${net.manifest.networkId}`,
     networkId: net.manifest.networkId,
     classIds: [...net.manifest.classes],
-    imageShape: [h, w, c],
-    count: n,
-    images,
-    softLabels: soft,
+    imageShape: net.manifest.dataset.imageShape,
+    count: set.kept,
+    images: set.images,
+    softLabels: set.softLabels,
   };
 }

@@ -193,6 +193,8 @@ async function runWithTarget(
       samples: replaySamples,
       seed: deriveSeed(opts.seed, `replay-${target.manifest.networkId}`),
       threshold: opts.threshold ?? 0,
+      generator: opts.generator,
+      classes: opts.balanceClasses ? target.manifest.classes : undefined,
     });
     emit({ kind: 'replay', source: replay.source, count: replay.count });
     sets.push(replay);

@@ -2,8 +2,8 @@ import { builtinGenerators, DEFAULT_GENERATOR, type GeneratorRegistry } from '..
 import { sha256Hex } from '../core/manifest';
 import type { LoadedNetwork } from '../core/model-folder';
 import { encodePacket, PACKET_FORMAT_VERSION, type PacketMetadata } from '../core/packet';
+import { type SampleParams, type SampleSet, sampleFiltered } from '../core/sampling';
 import { DEFAULT_LIMITS, type Limits } from './limits';
-import { type SampleParams, type SampleSet, sampleFiltered } from './sampling';
 
 /** Bumped when the same inputs would give different packet bytes: part of every ETag. */
 export const ENDPOINT_VERSION = 1;

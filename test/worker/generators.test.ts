@@ -4,11 +4,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { builtinGenerators, type GeneratorPlugin } from '../../src/core/generators';
 import { type LoadedNetwork, loadNetwork } from '../../src/core/model-folder';
 import { createRng } from '../../src/core/rng';
+import { quotas } from '../../src/core/sampling';
 import { folderReader } from '../../src/node/fs-atomic';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { createApp } from '../../src/worker/app';
 import { createEndpoint } from '../../src/worker/endpoint';
-import { quotas } from '../../src/worker/sampling';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 import { readPacket } from './helpers';
 

@@ -1,11 +1,11 @@
 import { zValidator } from '@hono/zod-validator';
 import { Hono } from 'hono';
 import { PACKET_MEDIA_TYPE } from '../../core/packet';
+import { BudgetExhaustedError } from '../../core/sampling';
 import type { AppEnv } from '../app';
 import { buildPacket, type PacketParams, packetEtag } from '../endpoint';
 import { apiError } from '../errors';
 import { onInvalid, PacketQuerySchema, randomSeed, resolveParams } from '../query';
-import { BudgetExhaustedError } from '../sampling';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 

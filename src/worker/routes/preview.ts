@@ -1,10 +1,10 @@
 import { zValidator } from '@hono/zod-validator';
 import { Hono } from 'hono';
 import { encodePng } from '../../core/png';
+import type { SampleSet } from '../../core/sampling';
 import type { AppEnv } from '../app';
 import { generate, packetEtag } from '../endpoint';
 import { onInvalid, PreviewQuerySchema, randomSeed, resolveParams } from '../query';
-import type { SampleSet } from '../sampling';
 import { budgetError, etagMatches } from './packet';
 
 const PAD = 2;

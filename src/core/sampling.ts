@@ -1,9 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { GeneratorPlugin } from '../core/generators';
-import { portableKernels } from '../core/kernels/wasm-util';
-import type { LoadedNetwork } from '../core/model-folder';
-import { createRng } from '../core/rng';
-import type { Limits } from './limits';
+import type { GeneratorPlugin } from './generators';
+import { portableKernels } from './kernels/wasm-util';
+import type { LoadedNetwork } from './model-folder';
+import { createRng } from './rng';
+
+/**
+ * The one sampler: an endpoint's packets and a client's local replay of its own network both
+ * come from `sampleFiltered`, so the same (network, generator, params, limits) give the same
+ * bytes wherever they are made.
+ */
+export interface SamplingLimits {
+  /** Candidates decoded and classified per batch (part of the output: fixed per endpoint). */
+  batchSize: number;
+  /** A request may generate at most `count * maxAttemptsPerSample` candidates. */
+  maxAttemptsPerSample: number;
+}
+
+/** What an endpoint publishes by default; a local replay uses the same. */
+export const DEFAULT_SAMPLING_LIMITS: SamplingLimits = { batchSize: 128, maxAttemptsPerSample: 8 };
 
 export interface SampleParams {
   count: number;
@@ -60,7 +74,7 @@ export async function sampleFiltered(
   net: LoadedNetwork,
   generator: GeneratorPlugin,
   params: SampleParams,
-  limits: Pick<Limits, 'batchSize' | 'maxAttemptsPerSample'>,
+  limits: SamplingLimits = DEFAULT_SAMPLING_LIMITS,
 ): Promise<SampleSet> {
   const { manifest } = net;
   const [h, w, c] = manifest.dataset.imageShape;
