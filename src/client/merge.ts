@@ -1,6 +1,7 @@
-import type { ImageShape } from '../core/manifest';
+import type { ImageShape, Manifest } from '../core/manifest';
 import { createRng, permutation } from '../core/rng';
 import { ClientError, EndpointError } from './errors';
+import type { LabelledImages } from './evaluate';
 
 /** The samples one network contributes: images with soft labels over its own class ids. */
 export interface SoftSet {
@@ -111,5 +112,53 @@ export function mergeSets(
     images,
     targets,
     sources: sets.map((s) => ({ source: s.source, networkId: s.networkId, count: s.count })),
+  };
+}
+
+/** Soft labels p^(1/T), renormalised per sample (T = 1: the set itself). */
+export function withTemperature(set: SoftSet, temperature: number): SoftSet {
+  if (temperature === 1) return set;
+  if (!(temperature > 0)) throw new ClientError(`label temperature ${temperature}: want > 0`);
+  const k = set.classIds.length;
+  const out = new Float32Array(set.count * k);
+  for (let i = 0; i < set.count; i++) {
+    let sum = 0;
+    for (let j = 0; j < k; j++) {
+      const v = Math.max(set.softLabels[i * k + j]!, 1e-12) ** (1 / temperature);
+      out[i * k + j] = v;
+      sum += v;
+    }
+    for (let j = 0; j < k; j++) out[i * k + j]! /= sum;
+  }
+  return { ...set, softLabels: out };
+}
+
+/** Real labelled images of a network's own classes as a soft set with one-hot labels. */
+export function oneHotSet(
+  source: string,
+  manifest: Pick<Manifest, 'networkId' | 'classes' | 'dataset'>,
+  data: LabelledImages,
+): SoftSet {
+  const k = manifest.classes.length;
+  const col = new Map(manifest.classes.map((c, i) => [c, i]));
+  const softLabels = new Float32Array(data.count * k);
+  for (let i = 0; i < data.count; i++) {
+    const j = col.get(data.labels[i]!);
+    if (j === undefined) {
+      throw new ClientError(
+        `${source}: image ${i} has label ${data.labels[i]}, not a class of ${manifest.networkId}`,
+      );
+    }
+    softLabels[i * k + j] = 1;
+  }
+  const px = data.imageShape[0] * data.imageShape[1] * data.imageShape[2];
+  return {
+    source,
+    networkId: manifest.networkId,
+    classIds: [...manifest.classes],
+    imageShape: data.imageShape,
+    count: data.count,
+    images: data.images.subarray(0, data.count * px),
+    softLabels,
   };
 }

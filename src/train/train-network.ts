@@ -15,9 +15,10 @@ import {
   disposeModels,
   PERCEPTUAL_LAYERS,
 } from '../core/models';
-import { createRng, deriveSeed, permutation } from '../core/rng';
+import { deriveSeed } from '../core/rng';
 import type { Dataset, DatasetPair } from '../data/idx';
 import { selectClasses } from '../data/partition';
+import { splitValidation, subsample } from '../data/subsample';
 import { exportNetwork, type ManifestWithoutFiles } from '../node/model-export';
 import { evaluateClassifier, trainClassifier } from './classifier';
 import { type OnTrainEvent, silent } from './progress';
@@ -37,8 +38,17 @@ export interface TrainNetworkOptions {
   batchSize?: number | undefined;
   learningRate?: number | undefined;
   perceptualWeight?: number | undefined;
+  /** Weight of the VAE's KL term (default 1). */
+  klWeight?: number | undefined;
   /** Train on at most this many (seeded random) samples of the network's classes. */
   maxTrainSamples?: number | undefined;
+  /**
+   * Hold out this fraction of the network's own training images (seeded) as its validation
+   * slice: for early stopping and, in the experiment, for calibrating the fair ensemble.
+   */
+  validationFraction?: number | undefined;
+  /** Classifier early stopping on the validation slice (epochs without improvement). */
+  patience?: number | undefined;
   seed: number;
   onEvent?: OnTrainEvent | undefined;
   /**
@@ -64,21 +74,6 @@ export const TRAIN_DEFAULTS = {
   perceptualWeight: 1,
 } as const;
 
-function subsample(ds: Dataset, max: number | undefined, seed: number): Dataset {
-  if (max === undefined || ds.count <= max) return ds;
-  const idx = Array.from(permutation(ds.count, createRng(seed)).subarray(0, max)).sort(
-    (a, b) => a - b,
-  );
-  const px = ds.imageShape[0] * ds.imageShape[1] * ds.imageShape[2];
-  const images = new Uint8Array(max * px);
-  const labels = new Uint8Array(max);
-  idx.forEach((src, i) => {
-    images.set(ds.images.subarray(src * px, (src + 1) * px), i * px);
-    labels[i] = ds.labels[src]!;
-  });
-  return { ...ds, images, labels, count: max };
-}
-
 interface Resolved {
   classes: number[];
   architecture: ArchitectureInfo;
@@ -87,19 +82,37 @@ interface Resolved {
   learningRate: number;
   vaeEpochs: number;
   train: Dataset;
+  validation: Dataset;
   heldOut: Dataset;
   seedFor: (label: string) => number;
+}
+
+/**
+ * The images a network trains on and its validation slice: its classes' training images,
+ * subsampled to `maxTrainSamples`, minus a `validationFraction` slice. The joint baseline
+ * takes the same images from here.
+ */
+export function networkDatasets(
+  opts: Pick<
+    TrainNetworkOptions,
+    'networkId' | 'classes' | 'data' | 'seed' | 'maxTrainSamples' | 'validationFraction'
+  >,
+): { train: Dataset; validation: Dataset } {
+  const seedFor = (label: string) =>
+    deriveSeed(opts.seed, `${opts.networkId}/${label}`) % 1_000_000;
+  const all = subsample(
+    selectClasses(opts.data.train, opts.classes),
+    opts.maxTrainSamples,
+    seedFor('subsample'),
+  );
+  return splitValidation(all, opts.validationFraction ?? 0, seedFor('validation'));
 }
 
 function resolveOptions(opts: TrainNetworkOptions): Resolved {
   const classes = [...opts.classes].sort((a, b) => a - b);
   const seedFor = (label: string) =>
     deriveSeed(opts.seed, `${opts.networkId}/${label}`) % 1_000_000;
-  const train = subsample(
-    selectClasses(opts.data.train, classes),
-    opts.maxTrainSamples,
-    seedFor('subsample'),
-  );
+  const { train, validation } = networkDatasets(opts);
   if (train.count === 0)
     throw new Error(`${opts.networkId}: no training images of classes ${classes.join(',')}`);
   return {
@@ -110,6 +123,7 @@ function resolveOptions(opts: TrainNetworkOptions): Resolved {
     learningRate: opts.learningRate ?? TRAIN_DEFAULTS.learningRate,
     vaeEpochs: opts.vaeEpochs ?? opts.epochs,
     train,
+    validation,
     heldOut: selectClasses(opts.data.test, classes),
     seedFor,
   };
@@ -138,7 +152,9 @@ export async function trainNetworkClassifier(opts: TrainNetworkOptions): Promise
       batchSize: r.batchSize,
       learningRate: r.learningRate,
       seed: r.seedFor('classifier-train'),
-      heldOut: r.heldOut,
+      // early stopping watches the network's own validation slice, never the test set
+      heldOut: r.validation.count > 0 ? r.validation : r.heldOut,
+      patience: r.validation.count > 0 ? opts.patience : undefined,
       onEvent: opts.onEvent ?? silent,
     });
   } catch (e) {
@@ -205,6 +221,7 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
       reconstruction: opts.variant.reconstruction,
       features,
       perceptualWeight: opts.perceptualWeight ?? TRAIN_DEFAULTS.perceptualWeight,
+      klWeight: opts.klWeight,
       epochs: vaeEpochs,
       batchSize,
       learningRate,

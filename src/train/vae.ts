@@ -17,6 +17,11 @@ export interface TrainVaeOptions {
   features?: tfl.LayersModel | undefined;
   /** Weight of the perceptual term relative to the reconstruction term. */
   perceptualWeight: number;
+  /**
+   * Weight of the KL term (beta; 1 = the plain VAE). Below 1 the codes carry more of each
+   * image, so reconstructions and class-prior samples are sharper.
+   */
+  klWeight?: number | undefined;
   epochs: number;
   batchSize: number;
   learningRate: number;
@@ -37,13 +42,16 @@ export function vaeLoss(
   decoder: tfl.LayersModel,
   x: tf.Tensor4D,
   eps: tf.Tensor2D,
-  opts: Pick<TrainVaeOptions, 'loss' | 'reconstruction' | 'features' | 'perceptualWeight'>,
+  opts: Pick<
+    TrainVaeOptions,
+    'loss' | 'reconstruction' | 'features' | 'perceptualWeight' | 'klWeight'
+  >,
 ): tf.Scalar {
   return tf.tidy(() => {
     const [zMean, zLogVar] = encoder.apply(x, { training: true }) as tf.Tensor[];
     const z = tf.add(zMean!, tf.mul(tf.exp(tf.mul(0.5, zLogVar!)), eps));
     const xHat = decoder.apply(z, { training: true }) as tf.Tensor;
-    let total = klDivergence(zMean!, zLogVar!);
+    let total: tf.Tensor = tf.mul(opts.klWeight ?? 1, klDivergence(zMean!, zLogVar!));
     if (opts.loss !== 'perceptual')
       total = tf.add(total, reconstructionLoss(opts.reconstruction, x, xHat));
     if (opts.loss !== 'reconstruction') {

@@ -153,7 +153,6 @@ describe('experiment runner', () => {
           seed: 4,
           runsDir,
           rows,
-          pollMs: 200,
           log: (line) => l.push(line),
         }),
       ),

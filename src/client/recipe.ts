@@ -1,0 +1,39 @@
+import type { FinetuneSchedule } from './finetune';
+
+/**
+ * How a client shares and fine-tunes by default: the best recipe measured so far (chosen on
+ * validation slices, see docs/RESULTS.md). `npm run finetune`, `runClient` and the
+ * experiment's `best` row all start from it.
+ */
+export interface ClientRecipe {
+  /** Samples per class of each network (after the threshold). */
+  samplesPerClass: number;
+  /** Keep a generated sample when its top soft label is at least this. */
+  threshold: number;
+  /** Generator asked of every endpoint (undefined: each endpoint's default). */
+  generator: string | undefined;
+  /** Equal per-class quotas on every endpoint. */
+  balance: boolean;
+  /** Soft labels p^(1/T), renormalised (1: as the endpoint sent them). */
+  labelTemperature: number;
+  /** Every epoch on new samples (epochs x samples fetched, each seen once). */
+  freshSamples: boolean;
+  schedule: FinetuneSchedule;
+}
+
+export const DEFAULT_RECIPE: ClientRecipe = {
+  samplesPerClass: 5000,
+  threshold: 0.99,
+  generator: undefined,
+  balance: false,
+  labelTemperature: 1,
+  freshSamples: false,
+  schedule: {
+    epochs: 3,
+    batchSize: 64,
+    learningRate: 1e-3,
+    finalFraction: 0.05,
+    frozenLayers: ['conv1', 'conv2'],
+    shiftPixels: 1,
+  },
+};

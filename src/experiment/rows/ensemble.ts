@@ -1,0 +1,69 @@
+import {
+  type CalibratedMember,
+  calibrateMember,
+  disposeMember,
+  ensemblePredictor,
+  evaluate,
+  fairEnsemblePredictor,
+  type Predictor,
+} from '../../client';
+import {
+  disposeAll,
+  loadAll,
+  networkData,
+  networkDirs,
+  type RepeatContext,
+  validationUnion,
+} from '../networks';
+import { SEPARATE_PERCEPTUAL } from '../rows';
+import { type RowBase, type RowRun, summarise } from './row-run';
+
+async function scored(
+  ctx: RepeatContext,
+  base: RowBase,
+  predictor: Predictor,
+  extra: Record<string, unknown> = {},
+): Promise<RowRun> {
+  const e = await evaluate(predictor, ctx.test);
+  const val = validationUnion(ctx);
+  const v = val ? await evaluate(predictor, val) : undefined;
+  return {
+    ...base,
+    ...summarise(e, v),
+    seconds: { inference: e.seconds },
+    ...(Object.keys(extra).length ? { detail: extra } : {}),
+  };
+}
+
+/** The paper's ensemble: element-wise max of the members' softmax outputs, uncalibrated. */
+export async function naiveEnsembleRow(ctx: RepeatContext, base: RowBase): Promise<RowRun> {
+  const nets = await loadAll(await networkDirs(ctx, SEPARATE_PERCEPTUAL));
+  try {
+    return await scored(
+      ctx,
+      base,
+      ensemblePredictor(nets.map((n) => ({ model: n.classifier, classes: n.manifest.classes }))),
+    );
+  } finally {
+    disposeAll(nets);
+  }
+}
+
+/** Each member calibrated on its own validation slice only (src/client/fair-ensemble.ts). */
+export async function fairEnsembleRow(ctx: RepeatContext, base: RowBase): Promise<RowRun> {
+  const nets = await loadAll(await networkDirs(ctx, SEPARATE_PERCEPTUAL));
+  const slices = networkData(ctx);
+  const members: CalibratedMember[] = [];
+  try {
+    for (const [i, n] of nets.entries()) {
+      members.push(calibrateMember(n.classifier, n.manifest.classes, slices[i]!.validation));
+    }
+    return await scored(ctx, base, fairEnsemblePredictor(members), {
+      temperatures: Object.fromEntries(members.map((m, i) => [ctx.ids[i], m.temperature])),
+      validationSlice: Object.fromEntries(slices.map((s, i) => [ctx.ids[i], s.validation.count])),
+    });
+  } finally {
+    members.forEach(disposeMember);
+    disposeAll(nets);
+  }
+}

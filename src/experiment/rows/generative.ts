@@ -1,0 +1,130 @@
+import {
+  ensemblePredictor,
+  evaluate,
+  modelPredictor,
+  type RunClientOptions,
+  runClient,
+} from '../../client';
+import { deriveSeed } from '../../core/rng';
+import type { EndpointRuntime } from '../../worker/local-endpoint';
+import { withFleet } from '../fleet';
+import {
+  disposeAll,
+  loadAll,
+  networkData,
+  networkDirs,
+  type RepeatContext,
+  validationUnion,
+} from '../networks';
+import type { RowSpec } from '../rows';
+import { type RowBase, type RowRun, summarise } from './row-run';
+
+/** The fields of `o` that are set (a recipe's unset fields keep the config's values). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The client options of a generative row: the config's sharing settings, then the recipe's. */
+export function clientSettings(ctx: RepeatContext, row: RowSpec) {
+  const { share, finetune } = ctx.config;
+  const r = row.recipe;
+  const threshold = r?.threshold ?? (row.selection ? share.selectionThreshold : 0);
+  return {
+    samplesPerClass: r?.samplesPerClass ?? share.samplesPerClass,
+    threshold,
+    generator: r?.generator ?? share.generator,
+    balanceClasses: r?.balance ?? share.balance,
+    labelTemperature: r?.labelTemperature ?? 1,
+    freshSamples: r?.freshSamples ?? false,
+    ownData: r?.ownData ?? 'replay',
+    schedule: { ...finetune, ...definedOnly(r?.finetune ?? {}) } as typeof finetune,
+  };
+}
+
+/**
+ * A generative row: the networks of the row's variant served by local endpoints (HTTP), the
+ * client fetching their packets and fine-tuning the target, scored on the test set and on
+ * the networks' validation slices; the merged network's inference time beside the ensemble's.
+ */
+export async function generativeRow(
+  ctx: RepeatContext,
+  base: RowBase,
+  row: RowSpec,
+  runtime: EndpointRuntime,
+): Promise<RowRun> {
+  const dirs = await networkDirs(ctx, row.variant!);
+  const settings = clientSettings(ctx, row);
+  const targetDir = dirs[ctx.target]!;
+  const val = validationUnion(ctx);
+  const res = await withFleet(dirs, { runtime }, async (fleet) => {
+    ctx.log(`  ${row.id}: ${fleet.members.length} endpoints up (${runtime}), fetching packets...`);
+    let lastLog = 0;
+    const opts: RunClientOptions = {
+      endpoints: fleet.members.map((m) => ({ url: m.url })),
+      targetDir,
+      samplesPerClass: settings.samplesPerClass,
+      threshold: settings.threshold,
+      seed: deriveSeed(ctx.seed, row.id),
+      chunkSize: ctx.config.share.chunkSize,
+      concurrency: ctx.config.share.concurrency,
+      generator: settings.generator,
+      balanceClasses: settings.balanceClasses,
+      labelTemperature: settings.labelTemperature,
+      freshSamples: settings.freshSamples,
+      schedule: settings.schedule,
+      test: ctx.test,
+      ...(settings.ownData === 'real' ? { ownImages: networkData(ctx)[ctx.target]!.train } : {}),
+      onEvent: (e) => {
+        const now = performance.now();
+        if (e.kind === 'download' && now - lastLog > 5000) {
+          lastLog = now;
+          ctx.log(`    ${e.endpoint}: ${e.kept}/${e.wanted} samples`);
+        } else if (e.kind === 'epoch') {
+          ctx.log(
+            `    fine-tune epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)} (${e.imagesPerSecond.toFixed(0)} img/s)`,
+          );
+        } else if (e.kind === 'retry') {
+          ctx.log(`    retry ${e.attempt}: ${e.message}`);
+        }
+      },
+    };
+    return runClient(opts);
+  });
+  try {
+    const merged = modelPredictor(res.model, res.classes);
+    const v = val ? await evaluate(merged, val) : undefined;
+    // inference time of the merged network vs the ensemble of the same networks
+    const nets = await loadAll(dirs);
+    let ensembleSeconds: number;
+    let mergedSeconds: number;
+    try {
+      const ens = ensemblePredictor(
+        nets.map((n) => ({ model: n.classifier, classes: n.manifest.classes })),
+      );
+      await evaluate(ens, { ...ctx.test, count: Math.min(500, ctx.test.count) }); // warm-up
+      ensembleSeconds = (await evaluate(ens, ctx.test)).seconds;
+      mergedSeconds = (await evaluate(merged, ctx.test)).seconds;
+    } finally {
+      disposeAll(nets);
+    }
+    return {
+      ...base,
+      target: res.targetId,
+      ...summarise(res.merged!, v),
+      seconds: {
+        fetch: res.seconds.fetch,
+        finetune: res.seconds.finetune,
+        mergedInference: mergedSeconds,
+        ensembleInference: ensembleSeconds,
+      },
+      detail: {
+        ...settings,
+        sources: res.sources,
+        targetAloneAccuracy: res.target?.accuracy,
+        finetuneLoss: res.history.map((h) => h.loss),
+      },
+    };
+  } finally {
+    res.model.dispose();
+  }
+}
