@@ -10,7 +10,9 @@ export function encodeIdx(shape: readonly number[], data: Uint8Array): Uint8Arra
   const view = new DataView(out.buffer);
   out[2] = 0x08;
   out[3] = shape.length;
-  shape.forEach((n, i) => view.setUint32(4 + 4 * i, n, false));
+  shape.forEach((n, i) => {
+    view.setUint32(4 + 4 * i, n, false);
+  });
   out.set(data, 4 + 4 * shape.length);
   return out;
 }
