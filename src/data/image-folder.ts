@@ -103,7 +103,7 @@ async function pngFiles(
   limits: ImageFolderLimits,
 ): Promise<string[]> {
   const found: string[] = [];
-  for (const e of await entries(join(root, rel), 'the folder', budget)) {
+  for (const e of await entries(join(root, rel), 'the folder', limits.maxImages)) {
     if (e.name.startsWith('.')) continue;
     const r = `${rel}/${e.name}`;
     if (await isDir(join(root, r), e)) {
