@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodePng } from '../../src/core/png';
-import { idxFolderFiles } from '../../src/data/idx-write';
 import { DatasetError, loadDataset } from '../../src/data/idx';
+import { idxFolderFiles } from '../../src/data/idx-write';
 import {
   classIdsFromNames,
   IMAGE_FOLDER_LIMITS,
@@ -25,7 +25,12 @@ async function folder(files: Record<string, Uint8Array | string>): Promise<strin
 /** A 2x3 grayscale image whose every pixel is `v`. */
 const gray = (v: number, w = 3, h = 2) => encodePng(new Uint8Array(w * h).fill(v), w, h, 1);
 const rgb = (r: number, g: number, b: number) =>
-  encodePng(Uint8Array.from({ length: 6 * 3 }, (_, i) => [r, g, b][i % 3]!), 3, 2, 3);
+  encodePng(
+    Uint8Array.from({ length: 6 * 3 }, (_, i) => [r, g, b][i % 3]!),
+    3,
+    2,
+    3,
+  );
 
 /** Labels and first pixel of each image, in the loader's order. */
 function seen(d: { labels: Uint8Array; images: Uint8Array; count: number }, px: number) {

@@ -79,7 +79,12 @@ describe('decodePngImage', () => {
   });
 
   it('names the file and the fault for broken files', () => {
-    const good = encodePng(px(16, (i) => i), 4, 4, 1);
+    const good = encodePng(
+      px(16, (i) => i),
+      4,
+      4,
+      1,
+    );
     expect(() => decodePngImage(good.subarray(0, good.length - 20), 'cut.png')).toThrow(
       /cut\.png: truncated PNG \(\d+ bytes, ends inside the IDAT chunk\)/,
     );
