@@ -78,13 +78,7 @@ const REFERENCE = {
   decoderFilters: [64, 32, 32],
 };
 
-interface Nets {
-  classifier: tfl.LayersModel;
-  encoder: tfl.LayersModel;
-  decoder: tfl.LayersModel;
-}
-
-function buildNets(which: 'ref' | 'ours', upsampling: Flags['upsampling']): Nets {
+function buildNets(which: 'ref' | 'ours', upsampling: Flags['upsampling']) {
   const f = which === 'ref' ? REFERENCE : DEFAULT_ARCHITECTURE;
   return {
     classifier: buildClassifier({
@@ -259,7 +253,8 @@ const DOC_INTRO = [
   'the wasm kernels only. Compare blocks measured at similar load averages.',
 ].join('\n');
 
-/** Replace one `### <key>` block inside the training section (other blocks and sections stay). */
+/** Replace one `### <key>` block inside the training section (other blocks, the text above them
+ * and other sections stay). */
 function writeDocs(key: string, md: string): void {
   const file = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
@@ -267,19 +262,24 @@ function writeDocs(key: string, md: string): void {
   const after = start < 0 ? -1 : old.indexOf('\n## ', start + DOC_HEADING.length);
   const body =
     start < 0 ? '' : old.slice(start + DOC_HEADING.length, after < 0 ? old.length : after + 1);
+  const [preamble, ...parts] = body.split(/\n(?=### )/);
   const blocks = new Map<string, string>();
-  for (const part of body.split(/\n(?=### )/).slice(1)) {
+  for (const part of parts) {
     const title = part.slice(4, part.indexOf('\n') < 0 ? part.length : part.indexOf('\n'));
     blocks.set(title.trim(), part.trim());
   }
   blocks.set(key, `### ${key}\n\n${md.trim()}`);
-  const section = `${DOC_HEADING}\n\n${DOC_INTRO}\n\n${[...blocks.values()].join('\n\n')}\n`;
+  // The text above the blocks is written once; edits made to it since are kept.
+  const intro = start < 0 || !preamble?.trim() ? DOC_INTRO : preamble.trim();
+  const section = `${DOC_HEADING}\n\n${intro}\n\n${[...blocks.values()].join('\n\n')}\n`;
   const next =
     start < 0
       ? `${old.trimEnd()}\n\n${section}`
       : `${old.slice(0, start)}${section}${after < 0 ? '' : `\n${old.slice(after + 1)}`}`;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, next);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, next);
+  fs.renameSync(tmp, file);
 }
 
 runMain(async () => {
