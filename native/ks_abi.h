@@ -1,7 +1,7 @@
 // The contract between src/node/native (TypeScript) and the ks_native addon (C++).
 //
 // This header is the one place the numbers live. The TypeScript side keeps the same constants
-// in src/node/native/abi.ts, and test/node/native-abi.test.ts parses this file and checks that
+// in src/node/native/abi.ts, and test/node/native/abi.test.ts parses this file and checks that
 // they are equal, and that a built addon reports KS_ABI_VERSION. Change both together and bump
 // KS_ABI_VERSION whenever a function's arguments change (a stale build then refuses to load).
 //

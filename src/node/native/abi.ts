@@ -2,7 +2,7 @@ import type { backend_util } from '@tensorflow/tfjs-core';
 
 /**
  * The TypeScript half of the addon's contract: the same numbers as native/ks_abi.h, which is
- * their one home on the C++ side (test/node/native-abi.test.ts parses that header and checks
+ * their one home on the C++ side (test/node/native/abi.test.ts parses that header and checks
  * these constants against it). Change both together and bump the version when an argument
  * list changes: an addon built for another version is not loaded.
  */

@@ -8,11 +8,11 @@ import {
   convParams,
   MATMUL_PARAMS,
   matmulParams,
-} from '../../src/node/native/abi';
-import { loadNativeAddon, nativeAddonError } from '../../src/node/native/addon';
+} from '../../../src/node/native/abi';
+import { loadNativeAddon, nativeAddonError } from '../../../src/node/native/addon';
 
 /** The TS <-> C++ contract: src/node/native/abi.ts must say what native/ks_abi.h says. */
-const header = fs.readFileSync(new URL('../../native/ks_abi.h', import.meta.url), 'utf8');
+const header = fs.readFileSync(new URL('../../../native/ks_abi.h', import.meta.url), 'utf8');
 const defs = new Map<string, number>();
 for (const m of header.matchAll(/\b(KS_[A-Z0-9_]+)\s*=\s*(\d+)\s*[,}]/g)) {
   defs.set(m[1]!, Number(m[2]));
