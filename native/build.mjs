@@ -1,4 +1,5 @@
-// Builds the optional native kernels (native/build/Release/ks_native.node) with node-gyp.
+// Builds the optional native kernels (native/build/Release/ks_native.node) with node-gyp from
+// native/src/*.cc (binding.gyp); the TS <-> C++ contract is native/ks_abi.h.
 // Run by `npm ci` / `npm install` (the root package's postinstall) and by `npm run build:native`.
 // It never fails the install: without OpenBLAS headers/library or a compiler it prints one line
 // and exits 0, and the project runs on the wasm kernels. KS_NATIVE=0 skips the build.

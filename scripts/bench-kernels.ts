@@ -1,18 +1,18 @@
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeKernelsActive } from '../src/node/native-kernels';
+import { defineCli, runMain, switchFlag } from '../src/node/cli';
+import { nativeKernelsActive } from '../src/node/native/index';
 import { initWasmBackend } from '../src/node/wasm-backend';
 
-/**
- * Per-layer conv kernel cost on the reference nets' shapes (batch 64): forward, filter gradient,
- * input gradient, in process CPU milliseconds (best of 5, one thread), so the numbers barely
- * depend on the load of the shared machine. `--wasm`: the wasm kernels; default: native when
- * the addon is built.
- *   npm run bench:kernels [-- --wasm]
- */
-const wasmOnly = process.argv.includes('--wasm');
-await initWasmBackend({ threads: 1, native: !wasmOnly, nativeThreads: 1 });
-console.log(nativeKernelsActive() ? 'native kernels, 1 thread' : 'wasm kernels, 1 thread');
+const cli = defineCli({
+  usage: 'npm run bench:kernels [-- --wasm]',
+  about: `Per-layer conv kernel cost on the reference nets' shapes (batch 64): forward, filter
+gradient, input gradient, in process CPU milliseconds (best of 5, one thread), so the numbers
+barely depend on the load of the shared machine. Prints a markdown table, then one JSON line.`,
+  flags: {
+    wasm: switchFlag('the wasm kernels (default: the native ones when the addon is built)'),
+  },
+});
 
 type Layer = [string, [number, number, number, number], [number, number, number, number], number];
 const layers: Layer[] = [
@@ -36,36 +36,49 @@ function cpuMs(f: () => tf.Tensor): number {
   return best;
 }
 
-console.log('| layer (batch 64) | forward | filter gradient | input gradient |');
-console.log('|---|---:|---:|---:|');
-for (const [name, xs, fs, s] of layers) {
-  const x = tf.randomNormal(xs) as tf.Tensor4D;
-  const f = tf.randomNormal(fs) as tf.Tensor4D;
-  const y = tf.conv2d(x, f, s, 'same');
-  const flops = 2 * y.size * fs[0] * fs[1] * fs[2];
-  const attrs = { strides: [s, s], pad: 'same', dataFormat: 'NHWC' };
-  const fwd = cpuMs(() => tf.conv2d(x, f, s, 'same'));
-  const dw = cpuMs(
-    () =>
-      tf
-        .engine()
-        .runKernel(
-          'Conv2DBackpropFilter',
-          { x, dy: y },
-          { ...attrs, filterShape: fs },
-        ) as tf.Tensor,
-  );
-  const dx = cpuMs(
-    () =>
-      tf
-        .engine()
-        .runKernel(
-          'Conv2DBackpropInput',
-          { dy: y, filter: f },
-          { ...attrs, inputShape: xs },
-        ) as tf.Tensor,
-  );
-  const cell = (ms: number) => `${ms.toFixed(1)} ms (${(flops / ms / 1e6).toFixed(0)} GFLOP/s)`;
-  console.log(`| ${name} | ${cell(fwd)} | ${cell(dw)} | ${cell(dx)} |`);
-  tf.dispose([x, f, y]);
-}
+runMain(async () => {
+  const o = cli.parse(process.argv.slice(2));
+  await initWasmBackend({ threads: 1, native: !o.wasm, nativeThreads: 1 });
+  console.log(nativeKernelsActive() ? 'native kernels, 1 thread' : 'wasm kernels, 1 thread');
+  console.log('| layer (batch 64) | forward | filter gradient | input gradient |');
+  console.log('|---|---:|---:|---:|');
+  const results: {
+    layer: string;
+    forward_ms: number;
+    filter_grad_ms: number;
+    input_grad_ms: number;
+  }[] = [];
+  for (const [name, xs, fs, s] of layers) {
+    const x = tf.randomNormal(xs) as tf.Tensor4D;
+    const f = tf.randomNormal(fs) as tf.Tensor4D;
+    const y = tf.conv2d(x, f, s, 'same');
+    const flops = 2 * y.size * fs[0] * fs[1] * fs[2];
+    const attrs = { strides: [s, s], pad: 'same', dataFormat: 'NHWC' };
+    const fwd = cpuMs(() => tf.conv2d(x, f, s, 'same'));
+    const dw = cpuMs(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x, dy: y },
+            { ...attrs, filterShape: fs },
+          ) as tf.Tensor,
+    );
+    const dx = cpuMs(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy: y, filter: f },
+            { ...attrs, inputShape: xs },
+          ) as tf.Tensor,
+    );
+    const cell = (ms: number) => `${ms.toFixed(1)} ms (${(flops / ms / 1e6).toFixed(0)} GFLOP/s)`;
+    console.log(`| ${name} | ${cell(fwd)} | ${cell(dw)} | ${cell(dx)} |`);
+    results.push({ layer: name, forward_ms: fwd, filter_grad_ms: dw, input_grad_ms: dx });
+    tf.dispose([x, f, y]);
+  }
+  console.log(JSON.stringify({ kernels: nativeKernelsActive() ? 'native' : 'wasm', results }));
+});

@@ -1,179 +1,99 @@
 /**
- * Training / inference throughput of the conv nets on the tfjs wasm backend (with the fast
- * kernels), on real MNIST. Prints a table and, as the last line, one JSON object; writes the
- * "## Training" section of docs/BENCHMARKS.md.
+ * Training / inference throughput of the project's conv nets (src/core/models.ts) on the tfjs
+ * wasm backend with the fast kernels, on real MNIST, trained with the project's losses
+ * (src/train). Prints a table and, as the last line, one JSON object; writes the
+ * "## Training" section of docs/BENCHMARKS.md (unless --no-write).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { buildClassifier, buildDecoder, buildEncoder } from '../src/core/models';
+import {
+  buildClassifier,
+  buildDecoder,
+  buildEncoder,
+  DEFAULT_ARCHITECTURE,
+  disposeModels,
+} from '../src/core/models';
 import { mnistDir, readIdxDataset } from '../src/data/idx';
-import { nativeAddonError, nativeInfo, nativeKernelsActive } from '../src/node/native-kernels';
+import { CliError, defineCli, flag, runMain, switchFlag } from '../src/node/cli';
+import { nativeAddonError, nativeInfo, nativeKernelsActive } from '../src/node/native/index';
 import { initWasmBackend, wasmThreads } from '../src/node/wasm-backend';
+import { trainableVariables } from '../src/train/classifier';
+import { crossEntropy } from '../src/train/losses';
+import { vaeLoss } from '../src/train/vae';
 
-const HELP = `Usage: npm run bench:train -- [options]
-
-Times one training step (Adam) of a classifier and of a VAE, and inference of the classifier
-and of the VAE decoder, on the tfjs wasm backend with the project's fast kernels, on MNIST.
-Two pairs of networks: 'ref' (the reference nets of the training issue) and 'ours'
-(src/core/models.ts with defaults).
-
-Options:
-  --steps N          timed steps per measurement (default 8)
-  --warmup N         untimed steps first (default 2)
-  --threads N        XNNPACK threads (default 1; 2 uses the threaded wasm binary)
-  --batch N          training batch (default 64)
-  --infer-batch N    inference batch (default 256)
-  --nets LIST        ref,ours (default both)
-  --upsampling KIND  decoder upsampling for 'ours': transpose | resize (default: models.ts)
-  --native           use the native OpenBLAS kernels (src/node/native-kernels.ts; fails when the
-                     addon is not built). Without it: the wasm kernels only
-  --native-threads N native pool size (default: all cores)
-  --profile          print the kernels that take the time in one step of each network
-  --no-write         do not update docs/BENCHMARKS.md
-  --help             this text
-`;
-
-const FlagsSchema = z.object({
-  steps: z.coerce.number().int().min(1).max(1000).default(8),
-  warmup: z.coerce.number().int().min(0).max(100).default(2),
-  threads: z.coerce.number().int().min(1).max(8).default(1),
-  batch: z.coerce.number().int().min(1).max(4096).default(64),
-  inferBatch: z.coerce.number().int().min(1).max(8192).default(256),
-  nets: z
-    .string()
-    .default('ref,ours')
-    .transform((s) => s.split(',').map((x) => x.trim()))
-    .pipe(z.array(z.enum(['ref', 'ours'])).min(1)),
-  upsampling: z.enum(['transpose', 'resize']).optional(),
-  native: z.boolean().default(false),
-  nativeThreads: z.coerce.number().int().min(1).max(64).optional(),
-  profile: z.boolean().default(false),
-  write: z.boolean().default(true),
+const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const cli = defineCli({
+  usage: 'npm run bench:train -- [options]',
+  about: `Times one training step (Adam) of a classifier and of a VAE (BCE + KL, the loss of
+src/train), and inference of the classifier and of the VAE decoder, on the tfjs wasm backend
+with the project's fast kernels, on MNIST. Two sizes of the src/core/models.ts networks: 'ref'
+(the reference layout's filter counts: classifier 32/32/64/64, encoder 32/64/64/64, decoder
+64/32/32) and 'ours' (the defaults).`,
+  flags: {
+    steps: flag(count(1, 1000), { value: 'N', default: 8, help: 'timed steps per measurement' }),
+    warmup: flag(count(0, 100), { value: 'N', default: 2, help: 'untimed steps first' }),
+    threads: flag(count(1, 8), {
+      value: 'N',
+      default: 1,
+      help: 'XNNPACK threads (2 uses the threaded wasm binary)',
+    }),
+    batch: flag(count(1, 4096), { value: 'N', default: 64, help: 'training batch' }),
+    'infer-batch': flag(count(1, 8192), { value: 'N', default: 256, help: 'inference batch' }),
+    nets: flag(
+      z
+        .string()
+        .transform((s) => s.split(',').map((x) => x.trim()))
+        .pipe(z.array(z.enum(['ref', 'ours'])).min(1)),
+      { value: 'LIST', default: ['ref', 'ours'], defaultHelp: 'ref,ours', help: 'which networks' },
+    ),
+    upsampling: flag(z.enum(['transpose', 'resize']), {
+      value: 'KIND',
+      defaultHelp: DEFAULT_ARCHITECTURE.upsampling,
+      help: "decoder upsampling for 'ours': transpose | resize",
+    }),
+    native: switchFlag(
+      'use the native OpenBLAS kernels (src/node/native; fails when the addon is\nnot built). Without it: the wasm kernels only',
+    ),
+    'native-threads': flag(count(1, 64), {
+      value: 'N',
+      defaultHelp: 'all cores',
+      help: 'native pool size',
+    }),
+    profile: switchFlag('print the kernels that take the time in one step of each network'),
+    'no-write': switchFlag('do not update docs/BENCHMARKS.md'),
+  },
 });
-type Flags = z.infer<typeof FlagsSchema>;
-
-function parseFlags(argv: string[]): Flags | 'help' {
-  const raw: Record<string, string | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '--help' || a === '-h') return 'help';
-    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}' (see --help)`);
-    const [k0, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-    const key = k0.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (key === 'profile') raw.profile = true;
-    else if (key === 'native') raw.native = true;
-    else if (key === 'noWrite') raw.write = false;
-    else {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`--${k0} needs a value`);
-      raw[key] = v;
-    }
-  }
-  const known = new Set(Object.keys(FlagsSchema.shape));
-  for (const k of Object.keys(raw)) if (!known.has(k)) throw new Error(`unknown flag --${k}`);
-  const parsed = FlagsSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new Error(
-      `bad flags: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  }
-  return parsed.data;
-}
+type Flags = ReturnType<typeof cli.parse>;
 
 const IMAGE: [number, number, number] = [28, 28, 1];
 const LATENT = 32;
+/** The reference layout's filter counts (the project's defaults are about half). */
+const REFERENCE = {
+  classifierFilters: [32, 32, 64, 64],
+  encoderFilters: [32, 64, 64, 64],
+  decoderFilters: [64, 32, 32],
+};
 
-interface Nets {
-  classifier: tfl.LayersModel;
-  encoder: tfl.LayersModel;
-  decoder: tfl.LayersModel;
-}
-
-function conv(filters: number, strides: number, name?: string) {
-  return tfl.layers.conv2d({
-    filters,
-    kernelSize: 3,
-    strides,
-    padding: 'same',
-    activation: 'relu',
-    ...(name ? { name } : {}),
-  });
-}
-
-/** The reference nets of the training issue, exactly. */
-function referenceNets(): Nets {
-  const classifier = tfl.sequential({
-    layers: [
-      tfl.layers.inputLayer({ inputShape: IMAGE }),
-      conv(32, 1),
-      conv(32, 2),
-      conv(64, 1),
-      conv(64, 2),
-      tfl.layers.flatten(),
-      tfl.layers.dense({ units: 128, activation: 'relu' }),
-      tfl.layers.dense({ units: 10, activation: 'softmax' }),
-    ],
-  });
-  const img = tfl.input({ shape: IMAGE });
-  let h = [conv(32, 2), conv(64, 2), conv(64, 1), conv(64, 1)].reduce(
-    (t, l) => l.apply(t) as tfl.SymbolicTensor,
-    img,
-  );
-  h = tfl.layers.flatten().apply(h) as tfl.SymbolicTensor;
-  const mean = tfl.layers.dense({ units: LATENT }).apply(h) as tfl.SymbolicTensor;
-  const logVar = tfl.layers.dense({ units: LATENT }).apply(h) as tfl.SymbolicTensor;
-  const encoder = tfl.model({ inputs: img, outputs: [mean, logVar] });
-  const tconv = (filters: number, strides: number, activation: 'relu' | 'sigmoid') =>
-    tfl.layers.conv2dTranspose({ filters, kernelSize: 3, strides, padding: 'same', activation });
-  const decoder = tfl.sequential({
-    layers: [
-      tfl.layers.inputLayer({ inputShape: [LATENT] }),
-      tfl.layers.dense({ units: 7 * 7 * 64, activation: 'relu' }),
-      tfl.layers.reshape({ targetShape: [7, 7, 64] }),
-      tconv(64, 2, 'relu'),
-      tconv(32, 2, 'relu'),
-      tconv(32, 1, 'relu'),
-      tconv(1, 1, 'sigmoid'),
-    ],
-  });
-  return { classifier, encoder, decoder };
-}
-
-function ourNets(upsampling: Flags['upsampling']): Nets {
+function buildNets(which: 'ref' | 'ours', upsampling: Flags['upsampling']) {
+  const f = which === 'ref' ? REFERENCE : DEFAULT_ARCHITECTURE;
   return {
-    classifier: buildClassifier({ imageShape: IMAGE, numClasses: 10 }).model,
-    encoder: buildEncoder({ imageShape: IMAGE, latentSize: LATENT }),
+    classifier: buildClassifier({
+      imageShape: IMAGE,
+      numClasses: 10,
+      filters: f.classifierFilters,
+    }).model,
+    encoder: buildEncoder({ imageShape: IMAGE, latentSize: LATENT, filters: f.encoderFilters }),
     decoder: buildDecoder({
       imageShape: IMAGE,
       latentSize: LATENT,
-      ...(upsampling ? { upsampling } : {}),
+      filters: f.decoderFilters,
+      ...(which === 'ours' && upsampling ? { upsampling } : {}),
     }),
   };
-}
-
-/** BCE (summed over pixels) + KL, averaged over the batch; encoder -> reparameterise -> decoder. */
-function vaeLoss(nets: Nets, x: tf.Tensor4D): tf.Scalar {
-  const [mean, logVar] = nets.encoder.apply(x, { training: true }) as [tf.Tensor2D, tf.Tensor2D];
-  const eps = tf.randomNormal(mean.shape, 0, 1, 'float32', 7);
-  const zs = tf.add(mean, tf.mul(tf.exp(tf.mul(logVar, 0.5)), eps));
-  const xHat = tf.clipByValue(
-    nets.decoder.apply(zs, { training: true }) as tf.Tensor4D,
-    1e-7,
-    1 - 1e-7,
-  );
-  const bce = tf.neg(
-    tf.add(tf.mul(x, tf.log(xHat)), tf.mul(tf.sub(1, x), tf.log(tf.sub(1, xHat)))),
-  );
-  const rec = tf.div(tf.sum(bce), x.shape[0]);
-  const kl = tf.mul(
-    -0.5 / x.shape[0],
-    tf.sum(tf.sub(tf.add(1, logVar), tf.add(tf.square(mean), tf.exp(logVar)))),
-  );
-  return tf.add(rec, kl) as tf.Scalar;
 }
 
 interface Rates {
@@ -229,7 +149,7 @@ async function bench(
   images: Float32Array,
   labels: Uint8Array,
 ) {
-  const nets = which === 'ref' ? referenceNets() : ourNets(flags.upsampling);
+  const nets = buildNets(which, flags.upsampling);
   const { batch, inferBatch, steps, warmup } = flags;
   const px = IMAGE[0] * IMAGE[1] * IMAGE[2];
   const nBatches = Math.floor(images.length / px / batch);
@@ -239,35 +159,35 @@ async function bench(
     const y = tf.oneHot(tf.tensor1d(labels.subarray(j * batch, (j + 1) * batch), 'int32'), 10);
     return { x, y };
   };
-
-  nets.classifier.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+  const cls = { opt: tf.train.adam(1e-3), vars: trainableVariables(nets.classifier) };
+  const vae = { opt: tf.train.adam(1e-3), vars: trainableVariables(nets.encoder, nets.decoder) };
+  const step = async (o: typeof cls, loss: () => tf.Scalar) => {
+    const l = o.opt.minimize(loss, true, o.vars);
+    await l?.data();
+    l?.dispose();
+  };
   const clsStep = async (i: number) => {
     const { x, y } = batchAt(i);
-    await nets.classifier.trainOnBatch(x, y);
+    const probs = () => nets.classifier.apply(x, { training: true }) as tf.Tensor;
+    await step(cls, () => crossEntropy(y, probs()));
     tf.dispose([x, y]);
   };
-  const vaeVars = [...nets.encoder.trainableWeights, ...nets.decoder.trainableWeights].map(
-    (w) => w.read() as tf.Variable,
-  );
-  const adam = tf.train.adam(1e-3);
+  const eps = tf.randomNormal([batch, LATENT], 0, 1, 'float32', 7) as tf.Tensor2D;
   const vaeStep = async (i: number) => {
     const { x, y } = batchAt(i);
-    const loss = adam.minimize(() => vaeLoss(nets, x), true, vaeVars);
-    await loss?.data();
-    tf.dispose([x, y, loss as tf.Scalar]);
+    const opts = { loss: 'reconstruction', reconstruction: 'bce', perceptualWeight: 0 } as const;
+    await step(vae, () => vaeLoss(nets.encoder, nets.decoder, x, eps, opts));
+    tf.dispose([x, y]);
   };
   const xi = tf.tensor4d(images.subarray(0, inferBatch * px), [inferBatch, ...IMAGE]);
   const zi = tf.randomNormal([inferBatch, LATENT], 0, 1, 'float32', 3);
-  const inferCls = async () => {
-    const p = nets.classifier.predict(xi) as tf.Tensor;
+  const infer = (model: tfl.LayersModel, input: tf.Tensor) => async () => {
+    const p = model.predict(input) as tf.Tensor;
     await p.data();
     p.dispose();
   };
-  const inferDec = async () => {
-    const p = nets.decoder.predict(zi) as tf.Tensor;
-    await p.data();
-    p.dispose();
-  };
+  const inferCls = infer(nets.classifier, xi);
+  const inferDec = infer(nets.decoder, zi);
 
   const rates: Rates = {
     classifier_train_img_s: await timeIt(warmup, steps, batch, clsStep),
@@ -280,9 +200,10 @@ async function bench(
     await profile(`${which} VAE train step`, () => vaeStep(0));
     await profile(`${which} decoder inference (batch ${inferBatch})`, inferDec);
   }
-  tf.dispose([xi, zi]);
-  for (const m of [nets.classifier, nets.encoder, nets.decoder]) m.dispose();
-  adam.dispose();
+  tf.dispose([xi, zi, eps]);
+  disposeModels(nets.classifier, nets.encoder, nets.decoder);
+  cls.opt.dispose();
+  vae.opt.dispose();
   return rates;
 }
 
@@ -315,8 +236,11 @@ function table(results: Record<string, Rates>): string {
 const DOC_HEADING = '## Training (`npm run bench:train`)';
 const DOC_INTRO = [
   'Images per second on the tfjs wasm backend with the fast kernels (src/core/kernels), MNIST,',
-  "median step time. 'ref' = the reference nets of the training issue; 'ours' = src/core/models.ts",
-  'defaults. The machine is shared with other jobs: the load average is recorded with each run.',
+  "median step time. 'ref' = src/core/models.ts with the reference layout's filter counts",
+  "(32/32/64/64, 32/64/64/64, 64/32/32); 'ours' = its defaults. The machine is shared with other",
+  'jobs: the load average is recorded with each run. Blocks measured before the bench used the',
+  "project's builders and losses had hand-built 'ref' nets (transposed convs in the decoder's",
+  'last two layers) and trainOnBatch for the classifier; compare blocks of the same date.',
   'PyTorch 1.13 CPU on the same machine (reference nets): classifier train ~1640, VAE train ~660,',
   'classifier inference ~3060, decoder inference ~1800 img/s.',
   'Where the time goes (tf.profile, `--profile`): the conv kernels on XNNPACK (~85% of a step:',
@@ -325,11 +249,12 @@ const DOC_INTRO = [
   'FMA), which caps one thread at ~500 train img/s for the reference classifier (~47 MFLOP/img).',
   'Two threads help only when the other core is idle; under load they are slower.',
   'Blocks named "native, ..." ran with `--native`: the optional OpenBLAS kernels',
-  '(src/node/native-kernels.ts: convs, matmuls, bias sums) with the rest on wasm; the others ran',
+  '(src/node/native: convs, matmuls, bias sums) with the rest on wasm; the others ran',
   'the wasm kernels only. Compare blocks measured at similar load averages.',
 ].join('\n');
 
-/** Replace one `### <key>` block inside the training section (other blocks and sections stay). */
+/** Replace one `### <key>` block inside the training section (other blocks, the text above them
+ * and other sections stay). */
 function writeDocs(key: string, md: string): void {
   const file = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
@@ -337,27 +262,28 @@ function writeDocs(key: string, md: string): void {
   const after = start < 0 ? -1 : old.indexOf('\n## ', start + DOC_HEADING.length);
   const body =
     start < 0 ? '' : old.slice(start + DOC_HEADING.length, after < 0 ? old.length : after + 1);
+  const [preamble, ...parts] = body.split(/\n(?=### )/);
   const blocks = new Map<string, string>();
-  for (const part of body.split(/\n(?=### )/).slice(1)) {
+  for (const part of parts) {
     const title = part.slice(4, part.indexOf('\n') < 0 ? part.length : part.indexOf('\n'));
     blocks.set(title.trim(), part.trim());
   }
   blocks.set(key, `### ${key}\n\n${md.trim()}`);
-  const section = `${DOC_HEADING}\n\n${DOC_INTRO}\n\n${[...blocks.values()].join('\n\n')}\n`;
+  // The text above the blocks is written once; edits made to it since are kept.
+  const intro = start < 0 || !preamble?.trim() ? DOC_INTRO : preamble.trim();
+  const section = `${DOC_HEADING}\n\n${intro}\n\n${[...blocks.values()].join('\n\n')}\n`;
   const next =
     start < 0
       ? `${old.trimEnd()}\n\n${section}`
       : `${old.slice(0, start)}${section}${after < 0 ? '' : `\n${old.slice(after + 1)}`}`;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, next);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, next);
+  fs.renameSync(tmp, file);
 }
 
-async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2));
-  if (flags === 'help') {
-    process.stdout.write(HELP);
-    return;
-  }
+runMain(async () => {
+  const flags = cli.parse(process.argv.slice(2));
   const loadBefore = os
     .loadavg()
     .map((l) => l.toFixed(1))
@@ -369,7 +295,7 @@ async function main(): Promise<void> {
   });
   const native = nativeInfo();
   if (flags.native && !nativeKernelsActive()) {
-    throw new Error(`--native: the native addon is not available (${nativeAddonError()})`);
+    throw new CliError(`--native: the native addon is not available (${nativeAddonError()})`);
   }
   const kernels =
     flags.native && native !== null
@@ -396,7 +322,7 @@ async function main(): Promise<void> {
   const meta = `load average before/after ${loadBefore} -> ${load}; batch ${flags.batch} (inference ${flags.inferBatch}), ${flags.warmup} warm-up + ${flags.steps} timed steps (median), wasm backend, ${wasmThreads()} XNNPACK thread(s); ${kernels}`;
   const tbl = table(results);
   console.log(`\n${machine}\n${meta}\n\n${tbl}\n`);
-  if (flags.write) {
+  if (!flags.noWrite) {
     const key =
       (flags.native && native !== null
         ? `native, ${native.threads} BLAS thread${native.threads === 1 ? '' : 's'}, `
@@ -415,12 +341,4 @@ async function main(): Promise<void> {
     );
   }
   console.log(JSON.stringify(results));
-}
-
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e instanceof Error ? e.message : e);
-    process.exit(1);
-  },
-);
+});

@@ -1,52 +1,57 @@
 import { z } from 'zod';
 import { initClientBackend } from '../src/client';
 import { runDemo } from '../src/experiment/demo';
-import { parseCli, runMain, throttledLog } from '../src/node/cli';
+import { defineCli, flag, runMain, throttledLog } from '../src/node/cli';
 
-const HELP = `npm start [-- options]
-
-The main job, end to end: one local endpoint per demo network in models/ (workerd on
+const cli = defineCli({
+  usage: 'npm start [-- options]',
+  about: `The main job, end to end: one local endpoint per demo network in models/ (workerd on
 127.0.0.1), the fine-tuning client fetches their knowledge packets, fine-tunes the target,
 and a before/after table on the real MNIST test set is printed; PNG grids of what each
 network shared are written. Servers are stopped at the end. When --models holds fewer than
-two networks, two small ones are trained first (about a minute) under --out.
-
-  --models DIR            folder of network folders                 default: models
-  --target NAME           the network that learns             default: the last one
-  --runtime R             workerd | node                            default: workerd
-  --out DIR               PNGs, merged network, summary.json   default: runs/start
-  --samples-per-class N   per class per network                     default: 600
-  --threshold T           selection of confident samples            default: 0.9
-  --epochs N              fine-tuning epochs                        default: 3
-  --seed N                default: 1`;
-
-const Schema = z.object({
-  models: z.string().default('models'),
-  target: z.string().optional(),
-  runtime: z.enum(['workerd', 'node']).default('workerd'),
-  out: z.string().default('runs/start'),
-  samplesPerClass: z.coerce.number().int().positive().default(600),
-  threshold: z.coerce.number().min(0).max(1).default(0.9),
-  epochs: z.coerce.number().int().positive().default(3),
-  seed: z.coerce.number().int().nonnegative().default(1),
+two networks, two small ones are trained first (about a minute) under --out.`,
+  flags: {
+    models: flag(z.string(), {
+      value: 'DIR',
+      default: 'models',
+      help: 'folder of network folders',
+    }),
+    target: flag(z.string(), {
+      value: 'NAME',
+      defaultHelp: 'the last one',
+      help: 'the network that learns',
+    }),
+    runtime: flag(z.enum(['workerd', 'node']), {
+      value: 'R',
+      default: 'workerd',
+      help: 'workerd | node',
+    }),
+    out: flag(z.string(), {
+      value: 'DIR',
+      default: 'runs/start',
+      help: 'PNGs, merged network, summary.json',
+    }),
+    'samples-per-class': flag(z.coerce.number().int().positive(), {
+      value: 'N',
+      default: 600,
+      help: 'per class per network',
+    }),
+    threshold: flag(z.coerce.number().min(0).max(1), {
+      value: 'T',
+      default: 0.9,
+      help: 'selection of confident samples',
+    }),
+    epochs: flag(z.coerce.number().int().positive(), {
+      value: 'N',
+      default: 3,
+      help: 'fine-tuning epochs',
+    }),
+    seed: flag(z.coerce.number().int().nonnegative(), { value: 'N', default: 1, help: 'seed' }),
+  },
 });
 
 runMain(async () => {
-  const o = parseCli(
-    process.argv.slice(2),
-    {
-      models: { type: 'string' },
-      target: { type: 'string' },
-      runtime: { type: 'string' },
-      out: { type: 'string' },
-      'samples-per-class': { type: 'string' },
-      threshold: { type: 'string' },
-      epochs: { type: 'string' },
-      seed: { type: 'string' },
-    },
-    Schema,
-    HELP,
-  );
+  const o = cli.parse(process.argv.slice(2));
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
   process.env.WRANGLER_SEND_METRICS = 'false';
   await initClientBackend('wasm');

@@ -15,26 +15,8 @@ import { loadNetwork } from '../src/core/model-folder';
 import { deriveSeed } from '../src/core/rng';
 import { loadDataset } from '../src/data/idx';
 import { startFleet } from '../src/experiment/fleet';
-import { parseCli, runMain } from '../src/node/cli';
+import { defineCli, flag, runMain, switchFlag } from '../src/node/cli';
 import { folderReader } from '../src/node/fs-atomic';
-
-const HELP = `npm run sweep:finetune -- --net DIR --net DIR [options]
-
-Compare fine-tuning schedules on one set of trained networks: start a local endpoint per
-network, fetch one merged packet set (the last --net is the target and also serves its own
-replay packets), then fine-tune the target from the same start once per schedule and
-evaluate each on the test set. Prints one JSON line per schedule and a table. This is how
-the paper config's schedule was chosen (docs/RESULTS.md).
-
-  --net DIR               a network's model folder (repeatable, >= 2; the last is the target)
-  --threshold T           selection threshold for every packet            default: 0.9
-  --samples-per-class N   per class per network                           default: 5000
-  --generator NAME        endpoint generator (vae | class-prior)          default: vae
-  --balance               equal per-class quotas
-  --schedules JSON        array of schedule objects: epochs, batchSize, learningRate,
-                          finalFraction, frozenLayers, shiftPixels     default: [{"epochs":3}]
-  --seed N                packet, merge, head and shuffle seeds          default: 7
-  --native-threads N      threads of the optional OpenBLAS kernels`;
 
 const ScheduleSchema = z
   .object({
@@ -48,44 +30,72 @@ const ScheduleSchema = z
   .partial()
   .strict();
 
-const Schema = z.object({
-  net: z.array(z.string()).min(2, 'give at least two --net folders (the last is the target)'),
-  threshold: z.coerce.number().min(0).max(1).default(0.9),
-  samplesPerClass: z.coerce.number().int().positive().default(5000),
-  generator: z.string().optional(),
-  balance: z.boolean().default(false),
-  schedules: z
-    .string()
-    .default('[{"epochs":3}]')
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'not JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.array(ScheduleSchema).min(1)),
-  seed: z.coerce.number().int().nonnegative().default(7),
-  nativeThreads: z.coerce.number().int().positive().optional(),
+const cli = defineCli({
+  usage: 'npm run sweep:finetune -- --net DIR --net DIR [options]',
+  about: `Compare fine-tuning schedules on one set of trained networks: start a local endpoint per
+network, fetch one merged packet set (the last --net is the target and also serves its own
+replay packets), then fine-tune the target from the same start once per schedule and
+evaluate each on the test set. Prints one JSON line per schedule and a table. This is how
+the paper config's schedule was chosen (docs/RESULTS.md).`,
+  flags: {
+    net: flag(
+      z.array(z.string()).min(2, 'give at least two --net folders (the last is the target)'),
+      {
+        value: 'DIR',
+        multiple: true,
+        required: true,
+        help: "a network's model folder (repeatable, >= 2; the last is the target)",
+      },
+    ),
+    threshold: flag(z.coerce.number().min(0).max(1), {
+      value: 'T',
+      default: 0.9,
+      help: 'selection threshold for every packet',
+    }),
+    'samples-per-class': flag(z.coerce.number().int().positive(), {
+      value: 'N',
+      default: 5000,
+      help: 'per class per network',
+    }),
+    generator: flag(z.string(), {
+      value: 'NAME',
+      defaultHelp: 'vae',
+      help: 'endpoint generator (vae | class-prior)',
+    }),
+    balance: switchFlag('equal per-class quotas'),
+    schedules: flag(
+      z
+        .string()
+        .transform((s, ctx) => {
+          try {
+            return JSON.parse(s) as unknown;
+          } catch {
+            ctx.addIssue({ code: 'custom', message: 'not JSON' });
+            return z.NEVER;
+          }
+        })
+        .pipe(z.array(ScheduleSchema).min(1)),
+      {
+        value: 'JSON',
+        default: [{ epochs: 3 }],
+        help: 'array of schedule objects: epochs, batchSize, learningRate,\nfinalFraction, frozenLayers, shiftPixels',
+      },
+    ),
+    seed: flag(z.coerce.number().int().nonnegative(), {
+      value: 'N',
+      default: 7,
+      help: 'packet, merge, head and shuffle seeds',
+    }),
+    'native-threads': flag(z.coerce.number().int().positive(), {
+      value: 'N',
+      defaultHelp: 'all cores',
+      help: 'threads of the optional OpenBLAS kernels',
+    }),
+  },
 });
 
 runMain(async () => {
-  const o = parseCli(
-    process.argv.slice(2),
-    {
-      net: { type: 'string', multiple: true },
-      threshold: { type: 'string' },
-      'samples-per-class': { type: 'string' },
-      generator: { type: 'string' },
-      balance: { type: 'boolean' },
-      schedules: { type: 'string' },
-      seed: { type: 'string' },
-      'native-threads': { type: 'string' },
-    },
-    Schema,
-    HELP,
-  );
+  const o = cli.parse(process.argv.slice(2));
   await initClientBackend(
     'wasm',
     o.nativeThreads === undefined ? {} : { nativeThreads: o.nativeThreads },

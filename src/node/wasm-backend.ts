@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerFastKernels } from '../core/kernels/index';
-import { registerNativeKernels, unregisterNativeKernels } from './native-kernels';
+import { registerNativeKernels, unregisterNativeKernels } from './native/index';
 
 /**
  * Node-only set-up of the tfjs 'wasm' backend (the Worker has its own; both end in
@@ -19,7 +19,7 @@ import { registerNativeKernels, unregisterNativeKernels } from './native-kernels
  *    the worker script is written to a temp file, and the worker is told where the main script is.
  * The backend can only be initialised once per process; a second call only applies `native`.
  *
- * native (default true): the optional OpenBLAS kernels of src/node/native-kernels.ts (convs and
+ * native (default true): the optional OpenBLAS kernels of src/node/native/ (convs and
  * matmuls; built by `npm ci` when libopenblas-dev is installed) replace their wasm versions;
  * without the addon this silently stays on wasm (`nativeKernelsActive()` says which). They use
  * their own pool of `nativeThreads` threads (default: all cores), independent of `threads`.

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { portableKernels } from '../../src/core/kernels/wasm-util';
+import { portableKernels } from '../../src/core/kernels/index';
 import { buildClassifier } from '../../src/core/models';
 import {
   loadNativeAddon,
@@ -8,7 +8,7 @@ import {
   nativeInfo,
   nativeKernelsActive,
   registerNativeKernels,
-} from '../../src/node/native-kernels';
+} from '../../src/node/native/index';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { type ConvCase, convCases, data, maxRelErr, on } from '../core/kernels/helpers';
 import { BATCH, batch, expectVaeTrainingLowersLoss, SHAPE } from '../core/kernels/training-helpers';

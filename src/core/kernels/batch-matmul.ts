@@ -1,4 +1,5 @@
 import { type KernelConfig, type NamedAttrMap, type TensorInfo, util } from '@tensorflow/tfjs-core';
+import { delegateTo } from './override';
 import { type FastKernelFunc, free, gemm, type KernelInputs, run, view } from './wasm-util';
 
 /**
@@ -7,6 +8,7 @@ import { type FastKernelFunc, free, gemm, type KernelInputs, run, view } from '.
  * product runs on XNNPACK's threaded GEMM. Broadcast/batched products keep the stock kernel.
  */
 export function makeBatchMatMul(original: KernelConfig | undefined): FastKernelFunc {
+  const next = delegateTo(original, 'BatchMatMul');
   return ({ inputs, backend, attrs }) => {
     const { a, b } = inputs as KernelInputs & { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = attrs as NamedAttrMap & {
@@ -18,8 +20,7 @@ export function makeBatchMatMul(original: KernelConfig | undefined): FastKernelF
     const batchA = util.sizeFromShape(a.shape.slice(0, -2));
     const batchB = util.sizeFromShape(b.shape.slice(0, -2));
     if (batchA !== 1 || batchB !== 1 || a.dtype !== 'float32' || b.dtype !== 'float32') {
-      if (original === undefined) throw new Error('BatchMatMul: no stock kernel');
-      return original.kernelFunc({ inputs, backend, attrs } as never) as TensorInfo;
+      return next({ inputs, backend, attrs });
     }
     const a0 = a.shape[ra - 2] as number;
     const a1 = a.shape[ra - 1] as number;

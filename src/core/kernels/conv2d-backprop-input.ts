@@ -4,6 +4,7 @@ import {
   type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { delegateTo } from './override';
 import {
   alloc,
   type FastKernelFunc,
@@ -23,6 +24,7 @@ import {
  * results are interleaved into dx. Nothing is multiplied by inserted zeros.
  */
 export function makeConv2DBackpropInput(original: KernelConfig | undefined): FastKernelFunc {
+  const next = delegateTo(original, 'Conv2DBackpropInput');
   return ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as KernelInputs & { dy: TensorInfo; filter: TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as NamedAttrMap & {
@@ -32,10 +34,7 @@ export function makeConv2DBackpropInput(original: KernelConfig | undefined): Fas
       dimRoundingMode?: 'floor' | 'round' | 'ceil';
       inputShape: [number, number, number, number];
     };
-    const fallback = () => {
-      if (original === undefined) throw new Error('Conv2DBackpropInput: unsupported arguments');
-      return original.kernelFunc({ inputs, backend, attrs } as never) as TensorInfo;
-    };
+    const fallback = () => next({ inputs, backend, attrs });
     if (backend_util.convertConv2DDataFormat(dataFormat) !== 'channelsLast') return fallback();
     const info = backend_util.computeConv2DInfo(
       inputShape,

@@ -5,6 +5,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
+import { delegateTo } from './override';
 import { alloc, type FastKernelFunc, f32, type KernelInputs } from './wasm-util';
 
 /**
@@ -13,6 +14,7 @@ import { alloc, type FastKernelFunc, f32, type KernelInputs } from './wasm-util'
  * in place (float64 accumulators, fixed order: deterministic). Other sums use the stock kernel.
  */
 export function makeSum(original: KernelConfig | undefined): FastKernelFunc {
+  const next = delegateTo(original, 'Sum');
   return ({ inputs, backend, attrs }) => {
     const { x } = inputs as KernelInputs & { x: TensorInfo };
     const { axis, keepDims } = attrs as NamedAttrMap & {
@@ -22,10 +24,7 @@ export function makeSum(original: KernelConfig | undefined): FastKernelFunc {
     const axes = util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
     const leading =
       axes.length > 0 && axes.every((a, i) => a === i) && axes.length < x.shape.length;
-    const fallback = () => {
-      if (original === undefined) throw new Error('Sum: no stock kernel');
-      return original.kernelFunc({ inputs, backend, attrs } as never) as TensorInfo;
-    };
+    const fallback = () => next({ inputs, backend, attrs });
     if (!leading || x.dtype !== 'float32') return fallback();
     const rows = util.sizeFromShape(x.shape.slice(0, axes.length));
     const cols = util.sizeFromShape(x.shape.slice(axes.length));

@@ -1,17 +1,11 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import {
-  getKernel,
-  type KernelConfig,
-  type NamedAttrMap,
-  registerKernel,
-  type TensorInfo,
-  unregisterKernel,
-} from '@tensorflow/tfjs-core';
+import { getKernel, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 
 /**
  * Backend-level helpers shared by the fast kernels. Everything here works on `TensorInfo`s
  * owned by the wasm backend (no engine tensors, no tracking): an intermediate made with
- * `alloc` must be released with `free` unless it is the kernel's output.
+ * `alloc` must be released with `free` unless it is the kernel's output. Registering kernels:
+ * ./override.ts.
  */
 
 export type Wasm = BackendWasm;
@@ -76,52 +70,5 @@ export function gemm(
   return out;
 }
 
-const FAST = Symbol.for('knowledge-sharing.fastKernel');
-
-/**
- * Registers `make(original)` for `kernelName` on 'wasm', replacing (and wrapping) whatever is
- * registered. Idempotent: a kernel we registered before is left alone.
- */
-export function overrideKernel(
-  kernelName: string,
-  make: (original: KernelConfig | undefined) => FastKernelFunc,
-): void {
-  const original = getKernel(kernelName, 'wasm');
-  if (original !== undefined && (original.kernelFunc as unknown as Record<symbol, boolean>)[FAST]) {
-    return;
-  }
-  const fn = make(original);
-  (fn as unknown as Record<symbol, boolean>)[FAST] = true;
-  const config: KernelConfig = {
-    kernelName,
-    backendName: 'wasm',
-    kernelFunc: fn as unknown as KernelConfig['kernelFunc'],
-  };
-  if (original?.setupFunc !== undefined) config.setupFunc = original.setupFunc;
-  if (original?.disposeFunc !== undefined) config.disposeFunc = original.disposeFunc;
-  if (original !== undefined) unregisterKernel(kernelName, 'wasm');
-  registerKernel(config);
-}
-
-const PORTABLE = Symbol.for('knowledge-sharing.portableKernels');
-type PortableState = { [PORTABLE]?: number };
-
-/**
- * Runs `f` (synchronous) with only the kernels the Worker also has: optional platform-specific
- * overrides (the Node native kernels, src/node/native-kernels.ts) step aside while it runs, so
- * its outputs are bit-identical across runtimes (packet generation needs that).
- */
-export function portableKernels<T>(f: () => T): T {
-  const g = globalThis as PortableState;
-  g[PORTABLE] = (g[PORTABLE] ?? 0) + 1;
-  try {
-    return f();
-  } finally {
-    g[PORTABLE] = (g[PORTABLE] ?? 1) - 1;
-  }
-}
-
-/** True inside `portableKernels()`. */
-export function portableKernelsOnly(): boolean {
-  return ((globalThis as PortableState)[PORTABLE] ?? 0) > 0;
-}
+/** Kept for importers that predate ./override.ts (the sampler); new code imports ./index. */
+export { portableKernels } from './override';
