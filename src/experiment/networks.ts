@@ -18,7 +18,7 @@ import {
   trainNetworkClassifier,
 } from '../train/train-network';
 import type { ExperimentConfig } from './config';
-import { computeOnce, type UnitStore, type WaitPolicy } from './unit-store';
+import { computeOnce, UnitBusyError, type UnitStore, type WaitPolicy } from './unit-store';
 
 /** One repeat of the experiment: its seed, its partition, and where its units live. */
 export interface RepeatContext {
@@ -140,46 +140,56 @@ export function classifierUnit(ctx: RepeatContext, i: number): Promise<tfl.Layer
 
 /**
  * The model folders of this repeat's networks for `variant`, training the missing ones
- * (classifier first, then generator: claims are always taken in that order, so two
- * processes never wait on each other).
+ * (each network's classifier, then its generator). While not waiting, a network another
+ * process is training is skipped so this one can train the next, and UnitBusyError is thrown
+ * at the end; a process only waits while holding no network's claim, so two never deadlock.
  */
 export async function networkDirs(ctx: RepeatContext, variant: Variant): Promise<string[]> {
-  const dirs: string[] = [];
+  const dirs = ctx.ids.map((id) => join(netsDir(ctx), variantKey(variant), id));
+  let busy: unknown;
   for (let i = 0; i < ctx.ids.length; i++) {
-    const dir = join(netsDir(ctx), variantKey(variant), ctx.ids[i]!);
-    dirs.push(dir);
-    const done = async () => ((await pathExists(join(dir, 'manifest.json'))) ? true : undefined);
-    if (await done()) continue;
-    const classifier = await classifierUnit(ctx, i);
-    let used = false;
     try {
-      await computeOnce(
-        dir,
-        done,
-        async () => {
-          const t = performance.now();
-          const unit = trainingOptions(ctx, i, variant);
-          ctx.log(
-            `  training ${unit.networkId} (${variantKey(variant)}, classes ${unit.classes.join(',')})...`,
-          );
-          used = true;
-          await trainAndExport(dir, { ...unit, classifier });
-          ctx.log(
-            `  trained ${unit.networkId} (${variantKey(variant)}) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
-          );
-          return true;
-        },
-        ctx.policy,
-        () =>
-          ctx.log(
-            `  waiting for ${ctx.ids[i]} (${variantKey(variant)}): another process trains it...`,
-          ),
-      );
-    } finally {
-      if (!used) classifier.dispose();
+      await networkUnit(ctx, i, variant, dirs[i]!);
+    } catch (e) {
+      if (!(e instanceof UnitBusyError)) throw e;
+      busy = e;
     }
   }
+  if (busy) throw busy;
   return dirs;
+}
+
+async function networkUnit(ctx: RepeatContext, i: number, variant: Variant, dir: string) {
+  const done = async () => ((await pathExists(join(dir, 'manifest.json'))) ? true : undefined);
+  if (await done()) return;
+  const classifier = await classifierUnit(ctx, i);
+  let used = false;
+  try {
+    await computeOnce(
+      dir,
+      done,
+      async () => {
+        const t = performance.now();
+        const unit = trainingOptions(ctx, i, variant);
+        ctx.log(
+          `  training ${unit.networkId} (${variantKey(variant)}, classes ${unit.classes.join(',')})...`,
+        );
+        used = true;
+        await trainAndExport(dir, { ...unit, classifier });
+        ctx.log(
+          `  trained ${unit.networkId} (${variantKey(variant)}) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+        );
+        return true;
+      },
+      ctx.policy,
+      () =>
+        ctx.log(
+          `  waiting for ${ctx.ids[i]} (${variantKey(variant)}): another process trains it...`,
+        ),
+    );
+  } finally {
+    if (!used) classifier.dispose();
+  }
 }
 
 /** Each network's training images and validation slice, exactly as its training saw them. */
