@@ -38,21 +38,24 @@ export interface EnsembleMember {
 export function ensemblePredictor(members: readonly EnsembleMember[]): Predictor {
   const classes = [...new Set(members.flatMap((m) => m.classes))].sort((a, b) => a - b);
   const u = classes.length;
+  // one-hot placement matrix [k, u] per member: column of member class j in the union
   const placements = members.map((m) => {
-    // one-hot placement matrix [k, u]: column of member class j in the union
     const k = m.classes.length;
     const p = new Float32Array(k * u);
     m.classes.forEach((c, j) => {
       p[j * u + classes.indexOf(c)] = 1;
     });
-    return tf.tensor2d(p, [k, u]);
+    return { p, k };
   });
   return {
     classes,
     predict: (x) =>
       tf.tidy(() => {
         const rows = members.map((m, i) =>
-          tf.matMul(m.model.predict(x) as tf.Tensor2D, placements[i]!),
+          tf.matMul(
+            m.model.predict(x) as tf.Tensor2D,
+            tf.tensor2d(placements[i]!.p, [placements[i]!.k, u]),
+          ),
         );
         return rows.reduce((a, b) => tf.maximum(a, b)) as tf.Tensor2D;
       }),
