@@ -8,6 +8,7 @@ import {
 } from '../src/client';
 import { loadDataset } from '../src/data/idx';
 import { parseCli, runMain, throttledLog } from '../src/node/cli';
+import { checkOutputFolder } from '../src/node/output-folder';
 
 const HELP = `npm run finetune -- --target <model folder> --endpoint <url[@token]> [--endpoint ...] [options]
 
@@ -19,6 +20,8 @@ the merged classifier as a model folder (atomically).
   --endpoint URL[@TOKEN]  an endpoint (repeatable); list the target's own endpoint too
                           to take its replay packets from there, else they are made locally
   --out DIR               save the merged network here         default: <target>-merged
+                          (must be new or empty, and not --target or inside it)
+  --force                 replace a non-empty --out (atomically, after success)
   --samples-per-class N   samples per class per network (the paper: 5000)   default: 500
   --threshold T           keep samples with top probability >= T            default: 0.9
   --epochs N              fine-tuning epochs                                default: 5
@@ -42,6 +45,7 @@ const Schema = z.object({
   target: z.string({ error: 'required' }).min(1),
   endpoint: z.array(z.string(), { error: 'required: at least one --endpoint URL' }).min(1),
   out: z.string().optional(),
+  force: z.boolean().default(false),
   samplesPerClass: num(500).pipe(z.number().int().positive()),
   threshold: num(0.9).pipe(z.number().min(0).max(1)),
   epochs: num(5).pipe(z.number().int().positive()),
@@ -71,6 +75,7 @@ runMain(async () => {
       target: { type: 'string' },
       endpoint: { type: 'string', multiple: true },
       out: { type: 'string' },
+      force: { type: 'boolean' },
       'samples-per-class': { type: 'string' },
       threshold: { type: 'string' },
       epochs: { type: 'string' },
@@ -92,11 +97,12 @@ runMain(async () => {
     HELP,
   );
   const endpoints = raw.endpoint.map(parseEndpoint);
+  const out = raw.out ?? `${raw.target.replace(/\/+$/, '')}-merged`;
+  await checkOutputFolder(out, { force: raw.force, protect: [['--target', raw.target]] });
   await initClientBackend('wasm', { threads: raw.threads });
   const test = raw.noEval
     ? undefined
     : (await loadDataset(raw.dataDir === undefined ? {} : { dataDir: raw.dataDir })).test;
-  const out = raw.out ?? `${raw.target.replace(/\/+$/, '')}-merged`;
   const log = throttledLog(2000);
   const onEvent = (e: ClientEvent) => {
     switch (e.kind) {
