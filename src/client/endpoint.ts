@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type ImageShape, ImageShapeSchema } from '../core/manifest';
 import {
   decodePacket,
+  maxPacketBytes,
   PACKET_FORMAT_VERSION,
   type Packet,
   PacketFormatError,
@@ -28,6 +29,9 @@ export interface NetworkInfo {
   raw: unknown;
 }
 
+/** Largest `GET /v1/network` body read (a real one is a few KiB). */
+export const NETWORK_INFO_LIMIT = 1 << 20;
+
 const DigestSchema = z.string().regex(/^[0-9a-f]{64}$/);
 const NetworkInfoSchema = z
   .object({
@@ -47,7 +51,10 @@ export async function fetchNetworkInfo(
   endpoint: Endpoint,
   opts: RetryOptions = {},
 ): Promise<NetworkInfo> {
-  const { body } = await getWithRetry(endpoint, '/v1/network', opts);
+  const { body } = await getWithRetry(endpoint, '/v1/network', {
+    ...opts,
+    maxBytes: NETWORK_INFO_LIMIT,
+  });
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(body));
@@ -177,7 +184,8 @@ export async function fetchPacket(
   opts: RetryOptions = {},
 ): Promise<Packet> {
   const path = packetPath(req);
-  const { body } = await getWithRetry(endpoint, path, { ...opts, seed: req.seed });
+  const maxBytes = maxPacketBytes(req.count, info.imageShape, info.classes.length);
+  const { body } = await getWithRetry(endpoint, path, { ...opts, seed: req.seed, maxBytes });
   let packet: Packet;
   try {
     packet = decodePacket(body);

@@ -46,7 +46,21 @@ const TensorInfoSchema = z.object({
   data_offsets: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]),
 });
 
-const HEADER_LIMIT = 1 << 20;
+/** Largest safetensors header a packet may have (a real one is under 1 KiB). */
+export const PACKET_HEADER_LIMIT = 64 * 1024;
+
+/**
+ * The largest packet a request for `count` samples of `imageShape` images over `classes`
+ * classes can produce: what a client may read, and no more.
+ */
+export function maxPacketBytes(
+  count: number,
+  imageShape: readonly [number, number, number],
+  classes: number,
+): number {
+  const [h, w, c] = imageShape;
+  return 8 + PACKET_HEADER_LIMIT + count * (h * w * c + 4 * classes);
+}
 
 /** Metadata fields as safetensors strings: numbers and arrays as JSON text. */
 function metadataToStrings(m: PacketMetadata): Record<string, string> {
@@ -117,7 +131,7 @@ export function decodePacket(bytes: Uint8Array): Packet {
   if (bytes.length < 8) throw new PacketFormatError(`packet is ${bytes.length} bytes: truncated`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > HEADER_LIMIT || 8 + headerLen > bytes.length) {
+  if (headerLen > PACKET_HEADER_LIMIT || 8 + headerLen > bytes.length) {
     throw new PacketFormatError(
       `header length ${headerLen} exceeds the ${bytes.length}-byte body: truncated or not a packet`,
     );
