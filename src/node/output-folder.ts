@@ -5,7 +5,8 @@ import { CliError } from './cli';
 /**
  * The one rule for every command that writes a folder a user names (finetune --out, train
  * --out, ...): never destroy what the command did not create.
- *   - an absent or empty folder is used;
+ *   - an absent or empty folder is used, and so is one holding only the files this command
+ *     writes (`ownFiles`: its own earlier output);
  *   - a non-empty folder is refused unless `force` (then the caller replaces it atomically,
  *     temp folder + rename over, only after its work succeeded: see writeFolderAtomic);
  *   - a folder equal to, inside, or holding a protected folder (e.g. finetune's --target)
@@ -18,6 +19,11 @@ export interface OutputFolderOptions {
   flag?: string;
   /** Replace a non-empty folder (after success). */
   force?: boolean;
+  /**
+   * The file names this command writes: a folder holding nothing else is this command's own
+   * earlier output, and is replaced without --force.
+   */
+  ownFiles?: readonly string[];
   /** Folders the output must not equal, lie inside, or contain: [flag, path] pairs. */
   protect?: readonly (readonly [string, string])[];
 }
@@ -71,7 +77,8 @@ export async function checkOutputFolder(
     );
   }
   const entries = await readdir(dir);
-  if (entries.length > 0 && !opts.force) {
+  const own = opts.ownFiles !== undefined && entries.every((e) => opts.ownFiles?.includes(e));
+  if (entries.length > 0 && !opts.force && !own) {
     throw new CliError(
       `${flag} ${dir} is not empty (${entries.length} entries, e.g. ${entries.slice(0, 3).join(', ')}): choose an empty or new folder, or pass --force to replace it once the run succeeds`,
     );

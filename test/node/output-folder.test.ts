@@ -22,6 +22,14 @@ describe('checkOutputFolder (the one output-folder rule)', () => {
     await writeFile(join(tmp, 'full', 'x'), 'x');
     await expect(checkOutputFolder(join(tmp, 'full'))).rejects.toThrow(/not empty .*--force/);
     await expect(checkOutputFolder(join(tmp, 'full'), { force: true })).resolves.toBeUndefined();
+    // A folder holding only what the command writes is its own earlier output.
+    await writeFile(join(tmp, 'full', 'y'), 'y');
+    await expect(
+      checkOutputFolder(join(tmp, 'full'), { ownFiles: ['x', 'y'] }),
+    ).resolves.toBeUndefined();
+    await expect(checkOutputFolder(join(tmp, 'full'), { ownFiles: ['x'] })).rejects.toThrow(
+      /not empty/,
+    );
     await writeFile(join(tmp, 'file'), 'x');
     await expect(checkOutputFolder(join(tmp, 'file'), { force: true })).rejects.toThrow(
       /not a folder/,
