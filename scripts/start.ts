@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { initClientBackend } from '../src/client';
 import { runDemo } from '../src/experiment/demo';
 import { parseCli, runMain, throttledLog } from '../src/node/cli';
+import { checkOutputFolder } from '../src/node/output-folder';
 
 const HELP = `npm start [-- options]
 
@@ -15,6 +16,8 @@ two networks, two small ones are trained first (about a minute) under --out.
   --target NAME           the network that learns             default: the last one
   --runtime R             workerd | node                            default: workerd
   --out DIR               PNGs, merged network, summary.json   default: runs/start
+                          (new, empty, or an earlier npm start's; else --force)
+  --force                 write into a --out that holds other files too
   --samples-per-class N   per class per network                     default: 600
   --threshold T           selection of confident samples            default: 0.9
   --epochs N              fine-tuning epochs                        default: 3
@@ -25,6 +28,7 @@ const Schema = z.object({
   target: z.string().optional(),
   runtime: z.enum(['workerd', 'node']).default('workerd'),
   out: z.string().default('runs/start'),
+  force: z.boolean().default(false),
   samplesPerClass: z.coerce.number().int().positive().default(600),
   threshold: z.coerce.number().min(0).max(1).default(0.9),
   epochs: z.coerce.number().int().positive().default(3),
@@ -39,6 +43,7 @@ runMain(async () => {
       target: { type: 'string' },
       runtime: { type: 'string' },
       out: { type: 'string' },
+      force: { type: 'boolean' },
       'samples-per-class': { type: 'string' },
       threshold: { type: 'string' },
       epochs: { type: 'string' },
@@ -47,6 +52,12 @@ runMain(async () => {
     Schema,
     HELP,
   );
+  // What the demo writes into --out: an earlier run's output is its own, anything else is not.
+  await checkOutputFolder(o.out, {
+    force: o.force,
+    forceHint: 'write into it anyway (files of the same names are replaced)',
+    ownFiles: (name) => /^(summary\.json|models|.+-merged|shared-.+\.png)$/.test(name),
+  });
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
   process.env.WRANGLER_SEND_METRICS = 'false';
   await initClientBackend('wasm');

@@ -23,7 +23,9 @@ export interface OutputFolderOptions {
    * The file names this command writes: a folder holding nothing else is this command's own
    * earlier output, and is replaced without --force.
    */
-  ownFiles?: readonly string[];
+  ownFiles?: readonly string[] | ((name: string) => boolean);
+  /** What --force does, for the refusal message. Default: replace it once the run succeeds. */
+  forceHint?: string;
   /** Folders the output must not equal, lie inside, or contain: [flag, path] pairs. */
   protect?: readonly (readonly [string, string])[];
 }
@@ -77,10 +79,12 @@ export async function checkOutputFolder(
     );
   }
   const entries = await readdir(dir);
-  const own = opts.ownFiles !== undefined && entries.every((e) => opts.ownFiles?.includes(e));
+  const { ownFiles } = opts;
+  const isOwn = typeof ownFiles === 'function' ? ownFiles : (e: string) => !!ownFiles?.includes(e);
+  const own = ownFiles !== undefined && entries.every(isOwn);
   if (entries.length > 0 && !opts.force && !own) {
     throw new CliError(
-      `${flag} ${dir} is not empty (${entries.length} entries, e.g. ${entries.slice(0, 3).join(', ')}): choose an empty or new folder, or pass --force to replace it once the run succeeds`,
+      `${flag} ${dir} is not empty (${entries.length} entries, e.g. ${entries.slice(0, 3).join(', ')}): choose an empty or new folder, or pass --force to ${opts.forceHint ?? 'replace it once the run succeeds'}`,
     );
   }
 }
