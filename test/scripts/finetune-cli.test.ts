@@ -80,4 +80,39 @@ describe('npm run finetune: the output folder (CLI)', () => {
     expect(parent.err).toMatch(/contains --target/);
     expect(await snapshot('models/net-b')).toEqual(before);
   });
+
+  it('--force replaces a non-empty --out only after a successful run', async () => {
+    const { initWasmBackend } = await import('../../src/node/wasm-backend');
+    const { writeTinyNetwork } = await import('../fixtures/tiny-network');
+    const { startNodeEndpoint } = await import('../../src/worker/node-entry');
+    await initWasmBackend();
+    const { dir } = await writeTinyNetwork({ dir: join(tmp, 'net-a') });
+    const target = (
+      await writeTinyNetwork({ dir: join(tmp, 'net-t'), classes: [7], networkId: 'net-t' })
+    ).dir;
+    const out = join(tmp, 'replace-me');
+    await mkdir(out);
+    await writeFile(join(out, 'old.txt'), 'old');
+    const before = await snapshot(out);
+    const args = ['--target', target, '--out', out, '--force', '--no-eval', '--threshold', '0'];
+    const small = ['--samples-per-class', '4', '--epochs', '1', '--retries', '0'];
+    // A failing run (nothing listens) leaves the folder as it was.
+    const failed = await finetune(...args, ...small, '--endpoint', NOWHERE);
+    expect(failed.code).not.toBe(0);
+    expect(await snapshot(out)).toEqual(before);
+    const ep = await startNodeEndpoint({ modelDir: dir });
+    try {
+      const ok = await finetune(...args, ...small, '--endpoint', ep.url);
+      expect(ok.err).not.toMatch(/error:/);
+      expect(ok.code).toBe(0);
+    } finally {
+      await ep.stop();
+    }
+    const files = Object.keys(await snapshot(out)).sort();
+    expect(files).toContain('/manifest.json');
+    expect(files).not.toContain('/old.txt');
+    expect((await readdir(tmp)).filter((n) => n.includes('.tmp-') || n.includes('.old-'))).toEqual(
+      [],
+    );
+  }, 120_000);
 });
