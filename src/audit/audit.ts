@@ -84,7 +84,9 @@ export async function runAudit(opts: AuditOptions): Promise<AuditResult> {
   try {
     const idx = spread(test.count, opts.holdout);
     const held = new Uint8Array(idx.length * px);
-    idx.forEach((src, i) => held.set(test.images.subarray(src * px, (src + 1) * px), i * px));
+    idx.forEach((src, i) => {
+      held.set(test.images.subarray(src * px, (src + 1) * px), i * px);
+    });
     log(`held-out: ${idx.length} test images vs ${train.count} training images`);
     const heldOut = heldOutStats((await refs.nearest(held)).distance);
     const generators: GeneratorAudit[] = [];
