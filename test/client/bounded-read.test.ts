@@ -129,3 +129,33 @@ describe('bounded reads: an 800 MB body', () => {
     expect(streamed).toBeGreaterThanOrEqual(4);
   });
 });
+
+describe('bounded reads: claims that would inflate the bound', () => {
+  it('refuses a packet request whose bound passes the hard cap, before fetching', async () => {
+    const info: NetworkInfo = {
+      endpoint: 'http://127.0.0.1:9',
+      networkId: 'net-z',
+      classes: [0, 1],
+      imageShape: [4096, 4096, 3],
+      modelDigest: 'c'.repeat(64),
+      raw: {},
+    };
+    let fetched = 0;
+    const e = await rejection(
+      fetchPacket(
+        { url: info.endpoint },
+        info,
+        { count: 500, seed: 1, threshold: 0 },
+        {
+          retries: 0,
+          fetch: async () => {
+            fetched++;
+            return new Response('');
+          },
+        },
+      ),
+    );
+    expect(fetched).toBe(0);
+    expect(e.message).toMatch(/more than the 268435456 this client reads in one packet/);
+  });
+});
