@@ -12,6 +12,7 @@ import { loadDataset } from '../src/data/idx';
 import { selectClasses } from '../src/data/partition';
 import { CliError, parseCli, runMain, throttledLog } from '../src/node/cli';
 import { folderReader } from '../src/node/fs-atomic';
+import { checkOutputFolder } from '../src/node/output-folder';
 
 const R = DEFAULT_RECIPE;
 const S = R.schedule;
@@ -26,6 +27,8 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).
   --endpoint URL[@TOKEN]  an endpoint (repeatable); list the target's own endpoint too
                           to take its replay packets from there, else they are made locally
   --out DIR               save the merged network here         default: <target>-merged
+                          (must be new or empty, and not --target or inside it)
+  --force                 replace a non-empty --out (atomically, after success)
   --samples-per-class N   samples per class per network (the paper: 5000)   default: ${R.samplesPerClass}
   --threshold T           keep samples with top probability >= T            default: ${R.threshold}
   --generator NAME        generator asked of every endpoint (vae, class-prior)  default: each endpoint's
@@ -56,6 +59,7 @@ const Schema = z.object({
   target: z.string({ error: 'required' }).min(1),
   endpoint: z.array(z.string(), { error: 'required: at least one --endpoint URL' }).min(1),
   out: z.string().optional(),
+  force: z.boolean().default(false),
   samplesPerClass: num(R.samplesPerClass).pipe(z.number().int().positive()),
   threshold: num(R.threshold).pipe(z.number().min(0).max(1)),
   generator: z
@@ -93,6 +97,7 @@ runMain(async () => {
       target: { type: 'string' },
       endpoint: { type: 'string', multiple: true },
       out: { type: 'string' },
+      force: { type: 'boolean' },
       'samples-per-class': { type: 'string' },
       threshold: { type: 'string' },
       generator: { type: 'string' },
@@ -119,11 +124,12 @@ runMain(async () => {
     HELP,
   );
   const endpoints = raw.endpoint.map(parseEndpoint);
+  const out = raw.out ?? `${raw.target.replace(/\/+$/, '')}-merged`;
+  await checkOutputFolder(out, { force: raw.force, protect: [['--target', raw.target]] });
   await initClientBackend('wasm', { threads: raw.threads });
   const test = raw.noEval
     ? undefined
     : (await loadDataset(raw.dataDir === undefined ? {} : { dataDir: raw.dataDir })).test;
-  const out = raw.out ?? `${raw.target.replace(/\/+$/, '')}-merged`;
   const ownImages =
     raw.ownData === undefined ? undefined : await ownTrainingImages(raw.target, raw.ownData);
   const log = throttledLog(2000);

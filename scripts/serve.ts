@@ -7,8 +7,9 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { NetworkIdSchema } from '../src/core/manifest';
-import { parseCli, runMain } from '../src/node/cli';
+import { CliError, parseCli, runMain } from '../src/node/cli';
 import { initWasmBackend } from '../src/node/wasm-backend';
+import { tokenProblem } from '../src/worker/auth';
 import { type LocalEndpoint, startLocalEndpoint } from '../src/worker/local-endpoint';
 import { REPO_ROOT } from '../src/worker/worker-bundle';
 import { quietWrangler } from '../src/worker/workerd-local';
@@ -54,6 +55,8 @@ runMain(async () => {
     ? [f.modelDir]
     : (f.network ?? []).map((id) => join(REPO_ROOT, 'models', id));
   const token = f.token ?? process.env.AUTH_TOKEN;
+  const problem = token ? tokenProblem(token) : undefined;
+  if (problem) throw new CliError(`${f.token ? '--token' : 'AUTH_TOKEN'}: ${problem}`);
 
   if (runtime === 'node') await initWasmBackend();
   const running: LocalEndpoint[] = [];

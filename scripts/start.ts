@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { initClientBackend } from '../src/client';
 import { runDemo } from '../src/experiment/demo';
-import { defineCli, flag, runMain, throttledLog } from '../src/node/cli';
+import { defineCli, flag, runMain, switchFlag, throttledLog } from '../src/node/cli';
+import { checkOutputFolder } from '../src/node/output-folder';
 
 const cli = defineCli({
   usage: 'npm start [-- options]',
@@ -29,8 +30,9 @@ two networks, two small ones are trained first (about a minute) under --out.`,
     out: flag(z.string(), {
       value: 'DIR',
       default: 'runs/start',
-      help: 'PNGs, merged network, summary.json',
+      help: "PNGs, merged network, summary.json (new, empty, or an earlier npm start's; else --force)",
     }),
+    force: switchFlag('write into a --out that holds other files too'),
     'samples-per-class': flag(z.coerce.number().int().positive(), {
       value: 'N',
       default: 600,
@@ -52,6 +54,12 @@ two networks, two small ones are trained first (about a minute) under --out.`,
 
 runMain(async () => {
   const o = cli.parse(process.argv.slice(2));
+  // What the demo writes into --out: an earlier run's output is its own, anything else is not.
+  await checkOutputFolder(o.out, {
+    force: o.force,
+    forceHint: 'write into it anyway (files of the same names are replaced)',
+    ownFiles: (name) => /^(summary\.json|models|.+-merged|shared-.+\.png)$/.test(name),
+  });
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
   process.env.WRANGLER_SEND_METRICS = 'false';
   await initClientBackend('wasm');

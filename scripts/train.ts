@@ -1,6 +1,7 @@
 /**
  * npm run train -- [flags]   Train every network of a class partition; export to models/<id>/.
  */
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   ArchitectureSchema,
@@ -9,10 +10,13 @@ import {
   ReconstructionLossSchema,
 } from '../src/core/manifest';
 import { DEFAULT_ARCHITECTURE } from '../src/core/models';
+import { loadDataset } from '../src/data/idx';
+import { networkIds } from '../src/data/partition';
 import { parseCli, runMain } from '../src/node/cli';
+import { checkOutputFolder } from '../src/node/output-folder';
 import { trainProgressView } from '../src/node/progress-view';
 import { initWasmBackend } from '../src/node/wasm-backend';
-import { trainAll } from '../src/train/train-all';
+import { resolvePartition, trainAll } from '../src/train/train-all';
 
 const HELP = `npm run train -- [flags]
 
@@ -41,7 +45,9 @@ Training
   --perceptual-weight X   weight of the perceptual term (default 1)
   --seed N                seed of initialisation and shuffling (default 1)
   --threads N             wasm threads, 1 = deterministic (default 1)
-  --out DIR               (default models)
+  --out DIR               (default models); each network goes to <out>/<network>/, which
+                          must be new or empty
+  --force                 replace non-empty network folders (atomically, after training)
 `;
 
 const int = (min: number) => z.coerce.number().int().min(min);
@@ -74,6 +80,7 @@ const Flags = z.object({
   seed: int(0).max(0xffffffff).default(1),
   threads: int(1).max(16).default(1),
   out: z.string().default('models'),
+  force: z.boolean().default(false),
 });
 
 const s = { type: 'string' } as const;
@@ -101,10 +108,19 @@ runMain(async () => {
       seed: s,
       threads: s,
       out: s,
+      force: { type: 'boolean' },
     },
     Flags,
     HELP,
   );
+  // Refuse non-empty network folders before any training (the one output-folder rule).
+  const data = await loadDataset({ dataDir: f.dataDir });
+  const partition = resolvePartition(f, data.classIds);
+  for (const id of (f.ids ?? networkIds(partition.length)).filter(
+    (id) => !f.only || f.only.includes(id),
+  )) {
+    await checkOutputFolder(join(f.out, id), { force: f.force });
+  }
   await initWasmBackend({ threads: f.threads });
   const view = trainProgressView();
   const started = performance.now();
@@ -113,6 +129,7 @@ runMain(async () => {
     variant: { architecture: f.architecture, loss: f.loss, reconstruction: f.reconstruction },
     architecture: { ...DEFAULT_ARCHITECTURE, upsampling: f.upsampling },
     outDir: f.out,
+    data,
     onEvent: view.onEvent,
     onNetwork: (id, classes) => process.stderr.write(`\n== ${id}: classes ${classes.join(',')}\n`),
   });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type ImageShape, ImageShapeSchema } from '../core/manifest';
 import {
   decodePacket,
+  maxPacketBytes,
   PACKET_FORMAT_VERSION,
   type Packet,
   PacketFormatError,
@@ -28,11 +29,18 @@ export interface NetworkInfo {
   raw: unknown;
 }
 
+/** Largest `GET /v1/network` body read (a real one is a few KiB). */
+export const NETWORK_INFO_LIMIT = 1 << 20;
+/** Most classes a network may claim, so a claim cannot inflate the packet bound. */
+export const MAX_NETWORK_CLASSES = 10_000;
+/** Largest packet ever read, whatever image shape and class count an endpoint claims. */
+export const MAX_PACKET_BYTES = 256 * 1024 * 1024;
+
 const DigestSchema = z.string().regex(/^[0-9a-f]{64}$/);
 const NetworkInfoSchema = z
   .object({
     networkId: z.string().min(1),
-    classes: z.array(z.number().int().nonnegative()).min(1),
+    classes: z.array(z.number().int().nonnegative()).min(1).max(MAX_NETWORK_CLASSES),
     modelDigest: DigestSchema.optional(),
     digest: DigestSchema.optional(),
     imageShape: ImageShapeSchema.optional(),
@@ -47,7 +55,10 @@ export async function fetchNetworkInfo(
   endpoint: Endpoint,
   opts: RetryOptions = {},
 ): Promise<NetworkInfo> {
-  const { body } = await getWithRetry(endpoint, '/v1/network', opts);
+  const { body } = await getWithRetry(endpoint, '/v1/network', {
+    ...opts,
+    maxBytes: NETWORK_INFO_LIMIT,
+  });
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(body));
@@ -177,7 +188,16 @@ export async function fetchPacket(
   opts: RetryOptions = {},
 ): Promise<Packet> {
   const path = packetPath(req);
-  const { body } = await getWithRetry(endpoint, path, { ...opts, seed: req.seed });
+  const maxBytes = maxPacketBytes(req.count, info.imageShape, info.classes.length);
+  if (maxBytes > MAX_PACKET_BYTES) {
+    throw new EndpointError(
+      'bad-request',
+      endpoint.url,
+      `GET ${path}: ${req.count} samples of ${info.imageShape.join('x')} images over ${info.classes.length} classes could be ${maxBytes} bytes, more than the ${MAX_PACKET_BYTES} this client reads in one packet`,
+      { hint: 'ask for fewer samples per request (--chunk-size)' },
+    );
+  }
+  const { body } = await getWithRetry(endpoint, path, { ...opts, seed: req.seed, maxBytes });
   let packet: Packet;
   try {
     packet = decodePacket(body);

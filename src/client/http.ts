@@ -21,6 +21,8 @@ export interface RetryOptions {
   signal?: AbortSignal | undefined;
   /** Injected fetch (tests); default globalThis.fetch. */
   fetch?: typeof fetch;
+  /** Largest body accepted (bytes); more is refused without reading it. Default 1 MiB. */
+  maxBytes?: number;
   /** Called before each retry. */
   onRetry?: (info: { url: string; attempt: number; delayMs: number; error: EndpointError }) => void;
 }
@@ -47,9 +49,50 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Largest error body read, to quote the endpoint's message. */
+const ERROR_BODY_LIMIT = 4096;
+/** Default cap of a response body when the caller gives none (e.g. GET /v1/network). */
+export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
+
+/**
+ * Read a body of at most `maxBytes`: a larger Content-Length is refused before reading, and
+ * the stream is cancelled as soon as it passes the cap, so memory stays bounded whatever the
+ * endpoint sends. Returns undefined when the body is over the cap.
+ */
+async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array | undefined> {
+  const declared = res.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxBytes) {
+    await res.body?.cancel().catch(() => {});
+    return undefined;
+  }
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const body = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
+  return body;
+}
+
 async function errorText(res: Response): Promise<string> {
   try {
-    const text = await res.text();
+    const bytes = (await readCapped(res, ERROR_BODY_LIMIT)) ?? new Uint8Array(0);
+    const text = new TextDecoder().decode(bytes);
     try {
       const j = JSON.parse(text) as { error?: { code?: string; message?: string } };
       if (j.error?.message) return `${j.error.code ?? 'error'}: ${j.error.message}`;
@@ -61,7 +104,7 @@ async function errorText(res: Response): Promise<string> {
 }
 
 /**
- * GET `path` from an endpoint and return the whole body. One timeout per try (AbortSignal),
+ * GET `path` from an endpoint and return the whole body (at most `maxBytes`). One timeout per try (AbortSignal),
  * retries with exponential backoff on network errors, timeouts and 5xx; a 4xx fails at once.
  * Jitter is seeded by `seed` so runs are reproducible.
  */
@@ -75,6 +118,7 @@ export async function getWithRetry(
   const base = opts.backoffMs ?? 250;
   const maxBackoff = opts.maxBackoffMs ?? 5_000;
   const doFetch = opts.fetch ?? globalThis.fetch;
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
   const rng = createRng((opts.seed ?? 0) >>> 0);
   const url = `${endpoint.url}${path}`;
   const headers: Record<string, string> = {};
@@ -88,7 +132,15 @@ export async function getWithRetry(
     try {
       const res = await doFetch(url, { headers, signal });
       if (res.ok) {
-        const body = new Uint8Array(await res.arrayBuffer());
+        const body = await readCapped(res, maxBytes);
+        if (body === undefined) {
+          throw new EndpointError(
+            'format',
+            endpoint.url,
+            `GET ${path}: the body is larger than ${maxBytes} bytes, the most this request can produce (Content-Length ${res.headers.get('content-length') ?? 'not given'}); refused without reading it`,
+            { hint: 'the endpoint is broken or hostile: check its URL and what it serves' },
+          );
+        }
         const declared = res.headers.get('content-length');
         if (declared !== null && Number(declared) !== body.length) {
           throw new EndpointError(

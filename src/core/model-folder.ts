@@ -28,6 +28,26 @@ export class ModelFolderError extends Error {
   override name = 'ModelFolderError';
 }
 
+/**
+ * A path a manifest or model.json names must stay inside the model folder: relative, '/'
+ * separated, no empty, '.' or '..' segment, no backslash, colon or control character. (The
+ * Node folder reader also refuses symlinks that lead out: see src/node/fs-atomic.ts.)
+ */
+export function checkFolderPath(path: string, namedBy: string): void {
+  const segments = path.split('/');
+  const ok =
+    path.length > 0 &&
+    path.length <= 255 &&
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+    !/[\\:\u0000-\u001f\u007f]/.test(path) &&
+    segments.every((s) => s !== '' && s !== '.' && s !== '..');
+  if (!ok) {
+    throw new ModelFolderError(
+      `${namedBy} names the file ${JSON.stringify(path.slice(0, 300))}, which is not a plain relative path inside the model folder (no "..", no absolute path, no backslash): re-export the network`,
+    );
+  }
+}
+
 /** tfjs layers `model.json` as we write it (one weights file). */
 const ModelJsonSchema = z.object({
   format: z.literal('layers-model'),
@@ -105,6 +125,7 @@ async function loadModel(
     );
   }
   const spec = parsed.weightsManifest[0]!;
+  for (const p of spec.paths) checkFolderPath(p, jsonPath);
   const weights = await readVerified(read, `${dir}/${spec.paths[0] ?? WEIGHTS_BIN}`, manifest);
   try {
     return await tfl.loadLayersModel(
@@ -130,6 +151,7 @@ export async function loadModelFolder(read: ReadFile): Promise<tfl.LayersModel> 
     JSON.parse(new TextDecoder().decode(await read(MODEL_JSON))),
   );
   const spec = parsed.weightsManifest[0]!;
+  for (const p of spec.paths) checkFolderPath(p, MODEL_JSON);
   const weights = await read(spec.paths[0] ?? WEIGHTS_BIN);
   return tfl.loadLayersModel(
     tf.io.fromMemory({
@@ -161,6 +183,9 @@ export async function readManifest(read: ReadFile): Promise<Manifest> {
     throw new ModelFolderError(
       `${MANIFEST_FILE}: invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
     );
+  }
+  for (const path of Object.keys(parsed.data.files)) {
+    checkFolderPath(path, `${MANIFEST_FILE}.files`);
   }
   return parsed.data;
 }

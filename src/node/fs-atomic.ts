@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { access, mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ReadFile } from '../core/model-folder';
 
 /** Write a file atomically: a temp file beside it, then rename. */
@@ -50,13 +50,28 @@ export async function writeFolderAtomic(
   }
 }
 
-/** A `ReadFile` over a folder on disk; refuses paths that leave the folder. */
+/** Whether `inner` lies strictly inside `outer` (both absolute). */
+function inside(inner: string, outer: string): boolean {
+  const rel = relative(outer, inner);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/**
+ * A `ReadFile` over a folder on disk; refuses paths that leave the folder, by their shape or
+ * through a symlink (the real path of every file read must lie inside the folder's real path).
+ */
 export function folderReader(dir: string): ReadFile {
   const root = resolve(dir);
+  let realRoot: Promise<string> | undefined;
   return async (rel) => {
     const p = resolve(root, rel);
-    if (!p.startsWith(`${root}/`)) throw new Error(`path ${rel} leaves ${root}`);
-    return new Uint8Array(await readFile(p));
+    if (!inside(p, root)) throw new Error(`path ${rel} leaves ${root}`);
+    realRoot ??= realpath(root);
+    const real = await realpath(p);
+    if (!inside(real, await realRoot)) {
+      throw new Error(`${rel} is a symlink that leads outside the model folder (to ${real})`);
+    }
+    return new Uint8Array(await readFile(real));
   };
 }
 

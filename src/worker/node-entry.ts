@@ -3,6 +3,7 @@ import { loadNetwork } from '../core/model-folder';
 import { folderReader } from '../node/fs-atomic';
 import { initWasmBackend } from '../node/wasm-backend';
 import { createApp } from './app';
+import { tokenProblem } from './auth';
 import { createEndpoint, type Endpoint } from './endpoint';
 
 /**
@@ -21,6 +22,8 @@ export interface NodeEndpointOptions {
 export async function startNodeEndpoint(
   opts: NodeEndpointOptions,
 ): Promise<{ url: string; endpoint: Endpoint; stop: () => Promise<void> }> {
+  const problem = opts.token ? tokenProblem(opts.token) : undefined;
+  if (problem) throw new Error(`bearer token refused: ${problem}`);
   await initWasmBackend();
   const endpoint = createEndpoint(await loadNetwork(folderReader(opts.modelDir)), {
     kernels: 'fast',

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MANIFEST_FILE, type Manifest, sha256Hex } from '../core/manifest';
 import { ModelFolderError, readManifest } from '../core/model-folder';
@@ -61,8 +61,15 @@ export async function prepareWorkerBundle(
   const imports: string[] = [];
   const entries: string[] = [];
   let i = 0;
+  const modelRoot = join(dir, 'model');
   for (const [path, bytes] of files) {
-    const target = join(dir, 'model', `${path}.bin`);
+    const target = resolve(modelRoot, `${path}.bin`);
+    // readManifest refused '..' and absolute paths already; this keeps the write contained
+    // whatever a future caller passes.
+    const rel = relative(modelRoot, target);
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      throw new ModelFolderError(`${path}: leaves the bundle folder ${modelRoot}`);
+    }
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, bytes);
     imports.push(`import f${i} from ${JSON.stringify(`./model/${path}.bin`)};`);

@@ -69,13 +69,16 @@ export function makePacketBytes(
   }
   const outImg = new Uint8Array(keep.length * px);
   const outLab = new Float32Array(keep.length * k);
+  // perClass follows the class ids the packet claims (patched or not): the packet stays
+  // self-consistent, so the client's checks of what it claims are what a test exercises.
+  const ids = (patch.classIds as number[] | undefined) ?? net.classes;
   const perClass: Record<string, number> = {};
   keep.forEach((i, n) => {
     outImg.set(images.subarray(i * px, (i + 1) * px), n * px);
     outLab.set(softLabels.subarray(i * k, (i + 1) * k), n * k);
     let arg = 0;
     for (let j = 1; j < k; j++) if (softLabels[i * k + j]! > softLabels[i * k + arg]!) arg = j;
-    const id = String(net.classes[arg]);
+    const id = String(ids[arg]);
     perClass[id] = (perClass[id] ?? 0) + 1;
   });
   const metadata: PacketMetadata = {

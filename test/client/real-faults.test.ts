@@ -48,7 +48,15 @@ beforeAll(async () => {
       body = body.subarray(0, body.length - 100);
     if (isPacket && upstream.ok && fault?.kind === 'patch') {
       const p = decodePacket(body);
-      body = encodePacket({ ...p, metadata: { ...p.metadata, ...fault.patch } as PacketMetadata });
+      const m = { ...p.metadata, ...fault.patch } as PacketMetadata;
+      // Other class ids: perClass moves with them, so the packet stays self-consistent and
+      // only the client's check against /v1/network can catch it.
+      if (fault.patch.classIds && !fault.patch.perClass) {
+        m.perClass = Object.fromEntries(
+          p.metadata.classIds.map((id, j) => [String(m.classIds[j]), p.metadata.perClass[id] ?? 0]),
+        );
+      }
+      body = encodePacket({ ...p, metadata: m });
     }
     res.writeHead(upstream.status, {
       'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream',

@@ -38,3 +38,22 @@ describe('npm run train (CLI)', () => {
     expect(d.code).toBe(1);
   });
 });
+
+describe('npm run train: output folders', () => {
+  it('refuses a non-empty network folder under --out without --force, before training', async () => {
+    const { mkdtemp, mkdir, readFile, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const tmp = await mkdtemp(join(tmpdir(), 'ks-train-cli-'));
+    try {
+      await mkdir(join(tmp, 'net-a'));
+      await writeFile(join(tmp, 'net-a', 'keep.txt'), 'mine');
+      const r = await train('--out', tmp, '--epochs', '0', '--max-train-samples', '64');
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/--out .*net-a is not empty .*--force/);
+      expect(await readFile(join(tmp, 'net-a', 'keep.txt'), 'utf8')).toBe('mine');
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});

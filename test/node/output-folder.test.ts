@@ -1,0 +1,70 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFolderAtomic } from '../../src/node/fs-atomic';
+import { checkOutputFolder } from '../../src/node/output-folder';
+
+describe('checkOutputFolder (the one output-folder rule)', () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'ks-out-'));
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('accepts an absent or empty folder, refuses a non-empty one unless force', async () => {
+    await expect(checkOutputFolder(join(tmp, 'new'))).resolves.toBeUndefined();
+    await mkdir(join(tmp, 'empty'));
+    await expect(checkOutputFolder(join(tmp, 'empty'))).resolves.toBeUndefined();
+    await mkdir(join(tmp, 'full'));
+    await writeFile(join(tmp, 'full', 'x'), 'x');
+    await expect(checkOutputFolder(join(tmp, 'full'))).rejects.toThrow(/not empty .*--force/);
+    await expect(checkOutputFolder(join(tmp, 'full'), { force: true })).resolves.toBeUndefined();
+    // A folder holding only what the command writes is its own earlier output.
+    await writeFile(join(tmp, 'full', 'y'), 'y');
+    await expect(
+      checkOutputFolder(join(tmp, 'full'), { ownFiles: ['x', 'y'] }),
+    ).resolves.toBeUndefined();
+    await expect(checkOutputFolder(join(tmp, 'full'), { ownFiles: ['x'] })).rejects.toThrow(
+      /not empty/,
+    );
+    await writeFile(join(tmp, 'file'), 'x');
+    await expect(checkOutputFolder(join(tmp, 'file'), { force: true })).rejects.toThrow(
+      /not a folder/,
+    );
+  });
+
+  it('refuses the protected folder, a folder inside it or holding it, also through a symlink', async () => {
+    const target = join(tmp, 'target');
+    await mkdir(target);
+    const protect = [['--target', target]] as const;
+    for (const out of [target, `${target}/`, join(target, 'a', 'b'), tmp]) {
+      await expect(checkOutputFolder(out, { force: true, protect })).rejects.toThrow(/--target/);
+    }
+    await symlink(target, join(tmp, 'alias'));
+    await expect(
+      checkOutputFolder(join(tmp, 'alias', 'merged'), { force: true, protect }),
+    ).rejects.toThrow(/inside --target/);
+  });
+});
+
+describe('writeFolderAtomic', () => {
+  it('replaces a folder only after every file was written; a failure leaves the old one', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'ks-atomic-'));
+    try {
+      const dir = join(tmp, 'out');
+      await writeFolderAtomic(dir, { 'a.txt': 'old' });
+      // A file and a folder of the same name cannot both be written: the write fails midway.
+      await expect(writeFolderAtomic(dir, { x: 'new', 'x/y': 'new' })).rejects.toThrow();
+      expect(await readdir(dir)).toEqual(['a.txt']);
+      expect(await readFile(join(dir, 'a.txt'), 'utf8')).toBe('old');
+      expect((await readdir(tmp)).sort()).toEqual(['out']);
+      await writeFolderAtomic(dir, { 'b.txt': 'new' });
+      expect(await readdir(dir)).toEqual(['b.txt']);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
