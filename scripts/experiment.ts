@@ -3,8 +3,13 @@ import { z } from 'zod';
 import { initClientBackend } from '../src/client';
 import { NetworkIdSchema } from '../src/core/manifest';
 import { loadDataset } from '../src/data/idx';
-import { parsePartition } from '../src/data/partition';
-import { CONFIGS, type ExperimentConfig, ExperimentConfigSchema } from '../src/experiment/config';
+import { networkIds, parsePartition } from '../src/data/partition';
+import {
+  CONFIGS,
+  type ExperimentConfig,
+  ExperimentConfigSchema,
+  rowsFor,
+} from '../src/experiment/config';
 import { resultsMarkdown } from '../src/experiment/report';
 import { runExperiment } from '../src/experiment/runner';
 import { measureArchitectureClaims } from '../src/experiment/side-claims';
@@ -151,6 +156,18 @@ runMain(async () => {
     );
   }
   const config = checked.data;
+  const known = rowsFor(config).map((r) => r.id);
+  const unknown = (o.rows ?? []).filter((id) => !known.includes(id));
+  if (unknown.length > 0) {
+    throw new CliError(
+      `--rows: ${unknown.join(', ')} not a row of config ${config.name}; its rows: ${known.join(', ')}`,
+    );
+  }
+  if (config.target !== undefined && !networkIds(config.networks).includes(config.target)) {
+    throw new CliError(
+      `--target ${config.target} is not one of the networks ${networkIds(config.networks).join(', ')}`,
+    );
+  }
   await initClientBackend('wasm', {
     threads: o.threads,
     ...(o.nativeThreads === undefined ? {} : { nativeThreads: o.nativeThreads }),

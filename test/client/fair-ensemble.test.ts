@@ -61,12 +61,14 @@ beforeAll(async () => {
 });
 
 describe('fair ensemble', () => {
-  it('logits model: softmax of its logits is the classifier output, weights shared', () => {
+  it('logits model: features and logits; softmax of its logits is the classifier output', () => {
     const clf = tinyClassifier(3, 1);
-    const logits = logitsModel(clf);
+    const heads = logitsModel(clf);
     const x = tf.randomUniform([5, 6, 6, 1], 0, 1, 'float32', 3);
     const a = (clf.predict(x) as tf.Tensor).arraySync() as number[][];
-    const b = tf.softmax(logits.predict(x) as tf.Tensor).arraySync() as number[][];
+    const [f, l] = heads.predict(x) as tf.Tensor[];
+    expect(f!.shape).toEqual([5, 8]);
+    const b = tf.softmax(l!).arraySync() as number[][];
     for (let i = 0; i < 5; i++)
       for (let j = 0; j < 3; j++) expect(b[i]![j]).toBeCloseTo(a[i]![j]!, 5);
     x.dispose();
@@ -101,7 +103,7 @@ describe('fair ensemble', () => {
     );
     for (const c of calibrated) {
       expect(c.temperature).toBeGreaterThan(0);
-      expect(c.energies.length).toBeGreaterThan(100);
+      expect(c.scores.length).toBeGreaterThan(100);
     }
     const naive = await evaluate(ensemblePredictor(members), test);
     const fair = await evaluate(fairEnsemblePredictor(calibrated), test);

@@ -319,3 +319,20 @@ describe('fine-tuning options', () => {
     model.dispose();
   });
 });
+
+describe('mixup', () => {
+  it('lambda ~ Beta(a, a) folded into [0.5, 1], seeded', async () => {
+    const { mixupLambda } = await import('../../src/client/finetune');
+    const { createRng } = await import('../../src/core/rng');
+    const rng = createRng(5);
+    const xs = Array.from({ length: 2000 }, () => mixupLambda(rng, 0.4));
+    expect(Math.min(...xs)).toBeGreaterThanOrEqual(0.5);
+    expect(Math.max(...xs)).toBeLessThanOrEqual(1);
+    // Beta(0.4, 0.4) puts most mass near the ends: the folded mean is about 0.81
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean).toBeGreaterThan(0.76);
+    expect(mean).toBeLessThan(0.86);
+    const again = createRng(5);
+    expect(mixupLambda(again, 0.4)).toBe(xs[0]);
+  });
+});
