@@ -14,11 +14,11 @@ import { resultsMarkdown } from '../src/experiment/report';
 import { runExperiment } from '../src/experiment/runner';
 import { measureArchitectureClaims } from '../src/experiment/side-claims';
 import { fmt } from '../src/experiment/stats';
-import { CliError, parseCli, runMain } from '../src/node/cli';
+import { CliError, defineCli, flag, runMain, switchFlag } from '../src/node/cli';
 
-const HELP = `npm run experiment -- [--config quick|fast|paper | --config-file FILE] [options]
-
-The paper's table (ensemble; classifier-in-VAE with reconstruction, perceptual and both
+const cli = defineCli({
+  usage: 'npm run experiment -- [--config quick|fast|paper | --config-file FILE] [options]',
+  about: `The paper's table (ensemble; classifier-in-VAE with reconstruction, perceptual and both
 losses; separate classifier + perceptual; + selection of best samples; joint training),
 plus, where the config asks for them, the fair ensemble (members calibrated on their own
 validation slices) and one row per recipe (the client's best recipe and its ablations), on
@@ -26,65 +26,96 @@ any dataset and partition. Packets travel over HTTP through local endpoints. Eve
 unit is cached (networks and baseline rows under runs/train-<hash>/, keyed by the training
 settings only; generative rows under runs/<config>-<hash>/), so a killed run resumes.
 Several processes may run the same command on one runs folder at once. Writes results.json
-and results.md under runs/<config>-<hash>/ and prints a JSON summary as its last line.
-
-Config
-  --config NAME       quick (minutes) | fast (~15 min, early stopping, best recipe)
-                      | paper (20 epochs, 5000/class)                      default: quick
-  --config-file FILE  a JSON config (validated; see src/experiment/config.ts); replaces --config
-  --data-dir DIR      dataset folder: the four IDX files, or train/<class>/*.png and
-                      test/<class>/*.png                                   default: MNIST
-  --partition SPEC    explicit networks, e.g. 0,1,2/3,4,5,6/7,8,9 (the same in every repeat)
-  --networks N        a seeded random split into N networks per repeat
-  --target ID         the network that is fine-tuned (net-a, net-b, ...)  default: the last
-Run
-  --repeats N         independent repeats (seeded partitions and inits)  default: 1 (quick,
-                      fast), 5 (paper)
-  --seed N            base seed                                          default: 1
-  --rows LIST         comma-separated row ids (default: all of the config's rows)
-  --runs-dir DIR      cache and results root                             default: runs
-  --runtime R         node | workerd (local endpoints)                   default: node
-  --threads N         wasm threads for training in this process          default: 1
-  --native-threads N  threads of the optional OpenBLAS kernels           default: all cores
-  --networks-only     train the networks the rows need and run the baseline rows only
-  --cached-only       compute nothing: the table of the units already cached, missing listed
-  --verbose           also print training batches (every 10 s)
-  --side-claims       only measure the paper's side claims for the config's architecture
-                      (memory; ensemble vs merged inference time), print them as JSON, exit`;
-
-const Schema = z
-  .object({
-    config: z.enum(['quick', 'fast', 'paper']).optional(),
-    configFile: z.string().optional(),
-    dataDir: z.string().optional(),
-    partition: z.string().optional(),
-    networks: z.coerce.number().int().min(2).max(10).optional(),
-    target: NetworkIdSchema.optional(),
-    repeats: z.coerce.number().int().positive().optional(),
-    seed: z.coerce.number().int().nonnegative().default(1),
-    rows: z
-      .string()
-      .transform((s) => s.split(',').map((x) => x.trim()))
-      .pipe(z.array(z.string().regex(/^[a-z0-9-]+$/, 'a row id')))
-      .optional(),
-    runsDir: z.string().default('runs'),
-    runtime: z.enum(['node', 'workerd']).default('node'),
-    threads: z.coerce.number().int().positive().default(1),
-    nativeThreads: z.coerce.number().int().positive().optional(),
-    networksOnly: z.boolean().default(false),
-    cachedOnly: z.boolean().default(false),
-    verbose: z.boolean().default(false),
-    sideClaims: z.boolean().default(false),
-  })
-  .refine((f) => !(f.networksOnly && f.cachedOnly), {
-    message: '--networks-only computes units and --cached-only computes none: pass one of them',
-  })
-  .refine((f) => !(f.config && f.configFile), {
-    message: '--config and --config-file both name a config: pass one of them',
-  })
-  .refine((f) => !(f.partition && f.networks), {
-    message: '--partition fixes the networks: leave out --networks',
-  });
+and results.md under runs/<config>-<hash>/ and prints a JSON summary as its last line.`,
+  flags: {
+    config: flag(z.enum(['quick', 'fast', 'paper']), {
+      value: 'NAME',
+      defaultHelp: 'quick',
+      help: 'quick (minutes) | fast (~15 min, early stopping, best recipe) | paper (20 epochs)',
+      section: 'Config',
+    }),
+    'config-file': flag(z.string(), {
+      value: 'FILE',
+      help: 'a JSON config (validated; see src/experiment/config.ts); replaces --config',
+    }),
+    'data-dir': flag(z.string(), {
+      value: 'DIR',
+      defaultHelp: 'MNIST',
+      help: 'dataset folder: the four IDX files, or image folders\ntrain/<class>/*.png and test/<class>/*.png',
+    }),
+    partition: flag(z.string(), {
+      value: 'SPEC',
+      help: 'explicit networks, e.g. 0,1,2/3,4,5,6/7,8,9 (the same in every repeat)',
+    }),
+    networks: flag(z.coerce.number().int().min(2).max(10), {
+      value: 'N',
+      help: 'a seeded random split into N networks per repeat',
+    }),
+    target: flag(NetworkIdSchema, {
+      value: 'ID',
+      defaultHelp: 'the last',
+      help: 'the network that is fine-tuned (net-a, net-b, ...)',
+    }),
+    repeats: flag(z.coerce.number().int().positive(), {
+      value: 'N',
+      defaultHelp: '1; 5 for paper',
+      help: 'independent repeats (seeded partitions and inits)',
+      section: 'Run',
+    }),
+    seed: flag(z.coerce.number().int().nonnegative(), {
+      value: 'N',
+      default: 1,
+      help: 'base seed',
+    }),
+    rows: flag(
+      z
+        .string()
+        .transform((s) => s.split(',').map((x) => x.trim()))
+        .pipe(z.array(z.string().regex(/^[a-z0-9-]+$/, 'a row id'))),
+      { value: 'LIST', defaultHelp: "all of the config's rows", help: 'comma-separated row ids' },
+    ),
+    'runs-dir': flag(z.string(), { value: 'DIR', default: 'runs', help: 'cache and results root' }),
+    runtime: flag(z.enum(['node', 'workerd']), {
+      value: 'R',
+      default: 'node',
+      help: 'node | workerd (local endpoints)',
+    }),
+    threads: flag(z.coerce.number().int().positive(), {
+      value: 'N',
+      default: 1,
+      help: 'wasm threads for training in this process',
+    }),
+    'native-threads': flag(z.coerce.number().int().positive(), {
+      value: 'N',
+      defaultHelp: 'all cores',
+      help: 'threads of the optional OpenBLAS kernels',
+    }),
+    'networks-only': switchFlag('train the networks the rows need and run the baseline rows only'),
+    'cached-only': switchFlag(
+      'compute nothing: the table of the units already cached, missing listed',
+    ),
+    verbose: switchFlag('also print training batches (every 10 s)'),
+    'side-claims': switchFlag(
+      "only measure the paper's side claims for the config's architecture\n(memory; ensemble vs merged inference time), print them as JSON, exit",
+    ),
+  },
+  rules: (f, ctx) => {
+    const rule = (bad: boolean, message: string) =>
+      bad && ctx.addIssue({ code: 'custom', message });
+    rule(
+      f.networksOnly && f.cachedOnly,
+      '--networks-only computes units and --cached-only computes none: pass one of them',
+    );
+    rule(
+      f.config !== undefined && f.configFile !== undefined,
+      '--config and --config-file both name a config: pass one of them',
+    );
+    rule(
+      f.partition !== undefined && f.networks !== undefined,
+      '--partition fixes the networks: leave out --networks',
+    );
+  },
+});
 
 const MAX_CONFIG_FILE = 1 << 20;
 
@@ -114,30 +145,7 @@ async function readConfigFile(file: string): Promise<ExperimentConfig> {
 }
 
 runMain(async () => {
-  const o = parseCli(
-    process.argv.slice(2),
-    {
-      config: { type: 'string' },
-      'config-file': { type: 'string' },
-      'data-dir': { type: 'string' },
-      partition: { type: 'string' },
-      networks: { type: 'string' },
-      target: { type: 'string' },
-      repeats: { type: 'string' },
-      seed: { type: 'string' },
-      rows: { type: 'string' },
-      'runs-dir': { type: 'string' },
-      runtime: { type: 'string' },
-      threads: { type: 'string' },
-      'native-threads': { type: 'string' },
-      'networks-only': { type: 'boolean' },
-      'cached-only': { type: 'boolean' },
-      verbose: { type: 'boolean' },
-      'side-claims': { type: 'boolean' },
-    },
-    Schema,
-    HELP,
-  );
+  const o = cli.parse(process.argv.slice(2));
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
   process.env.WRANGLER_SEND_METRICS = 'false';
   const preset = o.configFile ? await readConfigFile(o.configFile) : CONFIGS[o.config ?? 'quick'];
