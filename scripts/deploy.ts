@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { NetworkIdSchema } from '../src/core/manifest';
 import { CliError, parseCli, runMain } from '../src/node/cli';
+import { REPO_ROOT } from '../src/node/repo-root';
 import { deployNetwork } from '../src/worker/deploy';
-import { listModelDirs, REPO_ROOT } from '../src/worker/worker-bundle';
+import { listModelDirs } from '../src/worker/worker-bundle';
 
 const HELP = `npm run deploy -- --network <id> | --all | --model-dir <dir> [--dry-run]
 

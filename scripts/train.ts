@@ -10,8 +10,8 @@ import {
 } from '../src/core/manifest';
 import { DEFAULT_ARCHITECTURE } from '../src/core/models';
 import { parseCli, runMain } from '../src/node/cli';
-import { trainProgressView } from '../src/node/progress-view';
 import { initWasmBackend } from '../src/node/wasm-backend';
+import { trainProgressView } from '../src/train/progress-view';
 import { trainAll } from '../src/train/train-all';
 
 const HELP = `npm run train -- [flags]
