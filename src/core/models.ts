@@ -8,9 +8,9 @@ import type { ArchitectureInfo, ImageShape } from './manifest';
  */
 
 /**
- * The project's default sizes: the reference layout (DESIGN.md) with about half the filters,
- * which cuts training FLOPs 2-3x on MNIST-sized images at no measured accuracy cost
- * (docs/BENCHMARKS.md). The decoder's last filter count is unused (its output has C channels).
+ * The project's default sizes: the reference layout (the 'ref' nets of scripts/bench-train.ts)
+ * with about half the filters, which cuts training FLOPs 2-3x on MNIST-sized images at no
+ * measured accuracy cost (docs/BENCHMARKS.md). The decoder's last filter count is unused (its output has C channels).
  */
 export const DEFAULT_ARCHITECTURE: ArchitectureInfo = {
   classifierFilters: [16, 32, 32, 32],
