@@ -14,10 +14,11 @@ import { z } from 'zod';
 import { NetworkIdSchema } from '../src/core/manifest';
 import { decodePacket } from '../src/core/packet';
 import { parseCli } from '../src/node/cli';
+import { REPO_ROOT } from '../src/node/repo-root';
 import { initWasmBackend } from '../src/node/wasm-backend';
 import { startLocalEndpoint } from '../src/worker/local-endpoint';
 import { writeUntrainedNetwork } from '../src/worker/untrained-network';
-import { listModelDirs, REPO_ROOT } from '../src/worker/worker-bundle';
+import { listModelDirs } from '../src/worker/worker-bundle';
 import { quietWrangler } from '../src/worker/workerd-local';
 
 const HELP = `npm run bench:edge -- [flags]

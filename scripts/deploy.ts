@@ -7,45 +7,35 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { NetworkIdSchema } from '../src/core/manifest';
-import { CliError, parseCli, runMain } from '../src/node/cli';
+import { CliError, defineCli, flag, runMain, switchFlag } from '../src/node/cli';
+import { REPO_ROOT } from '../src/node/repo-root';
 import { deployNetwork } from '../src/worker/deploy';
-import { listModelDirs, REPO_ROOT } from '../src/worker/worker-bundle';
+import { listModelDirs } from '../src/worker/worker-bundle';
 
-const HELP = `npm run deploy -- --network <id> | --all | --model-dir <dir> [--dry-run]
-
-Generates the network's wrangler environment (.wrangler/networks/<id>/wrangler.json),
+const cli = defineCli({
+  usage: 'npm run deploy -- --network <id> | --all | --model-dir <dir> [--dry-run]',
+  about: `Generates the network's wrangler environment (.wrangler/networks/<id>/wrangler.json),
 bundles it, reports its gzipped size against the Workers free plan's 3 MB and, without
---dry-run, deploys it (needs a Cloudflare account: \`wrangler login\`).
-
-  --network ID      a network folder under models/
-  --all             every network under models/
-  --model-dir DIR   this model folder
-  --dry-run         bundle and report only`;
-
-const Flags = z
-  .object({
-    network: NetworkIdSchema.optional(),
-    all: z.boolean().default(false),
-    modelDir: z.string().optional(),
-    dryRun: z.boolean().default(false),
-  })
-  .refine((f) => f.network || f.all || f.modelDir, {
-    message: 'give --network <id>, --all or --model-dir <dir>',
-    path: ['network'],
-  });
+--dry-run, deploys it (needs a Cloudflare account: \`wrangler login\`).`,
+  flags: {
+    network: flag(NetworkIdSchema, { value: 'ID', help: 'a network folder under models/' }),
+    all: switchFlag('every network under models/'),
+    'model-dir': flag(z.string(), { value: 'DIR', help: 'this model folder' }),
+    'dry-run': switchFlag('bundle and report only'),
+  },
+  rules: (f, ctx) => {
+    if (!(f.network || f.all || f.modelDir)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give --network <id>, --all or --model-dir <dir>',
+        path: ['network'],
+      });
+    }
+  },
+});
 
 runMain(async () => {
-  const values = parseCli(
-    process.argv.slice(2),
-    {
-      network: { type: 'string' },
-      all: { type: 'boolean' },
-      'model-dir': { type: 'string' },
-      'dry-run': { type: 'boolean' },
-    },
-    Flags,
-    HELP,
-  );
+  const values = cli.parse(process.argv.slice(2));
   const dirs = values.modelDir
     ? [values.modelDir]
     : values.all

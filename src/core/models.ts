@@ -8,9 +8,9 @@ import type { ArchitectureInfo, ImageShape } from './manifest';
  */
 
 /**
- * The project's default sizes: the reference layout (DESIGN.md) with about half the filters,
- * which cuts training FLOPs 2-3x on MNIST-sized images at no measured accuracy cost
- * (docs/BENCHMARKS.md). The decoder's last filter count is unused (its output has C channels).
+ * The project's default sizes: the reference layout (the 'ref' nets of scripts/bench-train.ts)
+ * with about half the filters, which cuts training FLOPs 2-3x on MNIST-sized images at no
+ * measured accuracy cost (docs/BENCHMARKS.md). The decoder's last filter count is unused (its output has C channels).
  */
 export const DEFAULT_ARCHITECTURE: ArchitectureInfo = {
   classifierFilters: [16, 32, 32, 32],
@@ -66,6 +66,18 @@ function applyAll(x: tfl.SymbolicTensor, layers: tfl.layers.Layer[]): tfl.Symbol
   return layers.reduce((t, l) => l.apply(t) as tfl.SymbolicTensor, x);
 }
 
+type DenseArgs = Parameters<typeof tfl.layers.dense>[0];
+
+/** A new dense layer `name` of `units` units, applied to `x`. */
+function dense(
+  x: tfl.SymbolicTensor,
+  name: string,
+  units: number,
+  args: Omit<DenseArgs, 'name' | 'units'>,
+): tfl.SymbolicTensor {
+  return tfl.layers.dense({ name, units, ...args }).apply(x) as tfl.SymbolicTensor;
+}
+
 export interface Classifier {
   model: tfl.LayersModel;
   /** The four conv layers, in order; the combined architecture shares them with the encoder. */
@@ -78,22 +90,14 @@ export function buildClassifier(opts: ClassifierOptions): Classifier {
   const convLayers = convStack(filters, CLASSIFIER_STRIDES, 'conv', opts.seed);
   let x = applyAll(input, convLayers);
   x = tfl.layers.flatten({ name: 'flatten' }).apply(x) as tfl.SymbolicTensor;
-  x = tfl.layers
-    .dense({
-      name: 'dense',
-      units: opts.denseUnits ?? DEFAULT_ARCHITECTURE.denseUnits,
-      activation: 'relu',
-      kernelInitializer: init(opts.seed, 10),
-    })
-    .apply(x) as tfl.SymbolicTensor;
-  const probs = tfl.layers
-    .dense({
-      name: 'probs',
-      units: opts.numClasses,
-      activation: 'softmax',
-      kernelInitializer: init(opts.seed, 11),
-    })
-    .apply(x) as tfl.SymbolicTensor;
+  x = dense(x, 'dense', opts.denseUnits ?? DEFAULT_ARCHITECTURE.denseUnits, {
+    activation: 'relu',
+    kernelInitializer: init(opts.seed, 10),
+  });
+  const probs = dense(x, 'probs', opts.numClasses, {
+    activation: 'softmax',
+    kernelInitializer: init(opts.seed, 11),
+  });
   return { model: tfl.model({ inputs: input, outputs: probs, name: 'classifier' }), convLayers };
 }
 
@@ -131,17 +135,11 @@ export function buildEncoder(opts: EncoderOptions): tfl.LayersModel {
     );
   let x = applyAll(input, convLayers);
   x = tfl.layers.flatten({ name: 'enc_flatten' }).apply(x) as tfl.SymbolicTensor;
-  const zMean = tfl.layers
-    .dense({ name: 'z_mean', units: opts.latentSize, kernelInitializer: init(opts.seed, 20) })
-    .apply(x) as tfl.SymbolicTensor;
-  const zLogVar = tfl.layers
-    .dense({
-      name: 'z_log_var',
-      units: opts.latentSize,
-      kernelInitializer: 'zeros',
-      biasInitializer: 'zeros',
-    })
-    .apply(x) as tfl.SymbolicTensor;
+  const zMean = dense(x, 'z_mean', opts.latentSize, { kernelInitializer: init(opts.seed, 20) });
+  const zLogVar = dense(x, 'z_log_var', opts.latentSize, {
+    kernelInitializer: 'zeros',
+    biasInitializer: 'zeros',
+  });
   return tfl.model({ inputs: input, outputs: [zMean, zLogVar], name: 'encoder' });
 }
 
@@ -164,14 +162,10 @@ export function buildDecoder(opts: DecoderOptions): tfl.LayersModel {
   const h4 = Math.ceil(h / 4);
   const w4 = Math.ceil(w / 4);
   const z = tfl.input({ shape: [opts.latentSize], name: 'z' });
-  let x = tfl.layers
-    .dense({
-      name: 'dec_dense',
-      units: h4 * w4 * f1!,
-      activation: 'relu',
-      kernelInitializer: init(opts.seed, 30),
-    })
-    .apply(z) as tfl.SymbolicTensor;
+  let x = dense(z, 'dec_dense', h4 * w4 * f1!, {
+    activation: 'relu',
+    kernelInitializer: init(opts.seed, 30),
+  });
   x = tfl.layers
     .reshape({ name: 'dec_reshape', targetShape: [h4, w4, f1!] })
     .apply(x) as tfl.SymbolicTensor;

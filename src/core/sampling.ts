@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GeneratorPlugin } from './generators';
-import { portableKernels } from './kernels/wasm-util';
+import { portableKernels } from './kernels/override';
 import type { LoadedNetwork } from './model-folder';
 import { createRng } from './rng';
 

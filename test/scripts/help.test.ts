@@ -7,6 +7,8 @@ const commands = [
   ['bench-kernels.ts', 'npm run bench:kernels'],
   ['sweep-finetune.ts', 'npm run sweep:finetune'],
   ['start.ts', 'npm start'],
+  ['train.ts', 'npm run train'],
+  ['deploy.ts', 'npm run deploy'],
 ] as const;
 
 describe('--help', () => {
@@ -33,5 +35,15 @@ describe('flag errors name the flag', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(/Unknown option '--fast'/);
     for (const r of [bad, unknown]) expect(r.err).not.toMatch(/ at .*\.ts:\d+/);
+  }, 60_000);
+
+  it('deploy: a rule across flags names what to give', async () => {
+    const none = await runScript('deploy.ts', '--dry-run');
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/--network: give --network <id>, --all or --model-dir <dir>/);
+    const bad = await runScript('deploy.ts', '--network', 'Bad Id');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--network: network id: lowercase letters/);
+    for (const r of [none, bad]) expect(r.err).not.toMatch(/ at .*\.ts:\d+/);
   }, 60_000);
 });

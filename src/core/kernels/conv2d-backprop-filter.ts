@@ -1,6 +1,8 @@
-import { backend_util, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { ConvAttrs, Shape4 } from './conv-attrs';
 import {
   alloc,
+  conv2d,
   type FastKernelFunc,
   f32,
   free,
@@ -21,18 +23,14 @@ import {
  */
 export const conv2DBackpropFilter: FastKernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as KernelInputs & { x: TensorInfo; dy: TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as NamedAttrMap & {
-    strides: number | [number, number];
-    pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    filterShape: [number, number, number, number];
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as ConvAttrs & {
+    filterShape: Shape4;
   };
   if (backend_util.convertConv2DDataFormat(dataFormat) !== 'channelsLast') {
     throw new Error("fast Conv2DBackpropFilter supports dataFormat 'NHWC' only");
   }
   const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
+    x.shape as Shape4,
     filterShape,
     strides,
     1,
@@ -64,22 +62,7 @@ export function filterGradient(
   }
   const xt = run('Transpose', backend, { x }, { perm: [3, 1, 2, 0] });
   const dyt = run('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] });
-  const out = run(
-    'Conv2D',
-    backend,
-    { x: xt, filter: dyt },
-    {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [pt, pb],
-        [pl, pr],
-        [0, 0],
-      ],
-      dataFormat: 'NHWC',
-      dilations: [sh, sw],
-    },
-  );
+  const out = conv2d(backend, xt, dyt, [pt, pb, pl, pr], [sh, sw]);
   free(backend, xt);
   free(backend, dyt);
   const res = run('Transpose', backend, { x: out }, { perm: [1, 2, 0, 3] });

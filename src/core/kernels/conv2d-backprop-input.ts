@@ -1,17 +1,13 @@
-import {
-  backend_util,
-  type KernelConfig,
-  type NamedAttrMap,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core';
+import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { ConvAttrs, Shape4 } from './conv-attrs';
 import { delegateTo } from './override';
 import {
   alloc,
+  conv2d,
   type FastKernelFunc,
   f32,
   free,
   type KernelInputs,
-  run,
   type Wasm,
 } from './wasm-util';
 
@@ -27,18 +23,14 @@ export function makeConv2DBackpropInput(original: KernelConfig | undefined): Fas
   const next = delegateTo(original, 'Conv2DBackpropInput');
   return ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as KernelInputs & { dy: TensorInfo; filter: TensorInfo };
-    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as NamedAttrMap & {
-      strides: number | [number, number];
-      pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
-      dataFormat: 'NHWC' | 'NCHW';
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      inputShape: [number, number, number, number];
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as ConvAttrs & {
+      inputShape: Shape4;
     };
     const fallback = () => next({ inputs, backend, attrs });
     if (backend_util.convertConv2DDataFormat(dataFormat) !== 'channelsLast') return fallback();
     const info = backend_util.computeConv2DInfo(
       inputShape,
-      filter.shape as [number, number, number, number],
+      filter.shape as Shape4,
       strides,
       1,
       pad,
@@ -118,22 +110,7 @@ export function inputGradient(
           }
         }
       }
-      const part = run(
-        'Conv2D',
-        backend,
-        { x: dy, filter: sub },
-        {
-          strides: [1, 1],
-          pad: [
-            [0, 0],
-            [fy.padBefore, fy.padAfter],
-            [fx.padBefore, fx.padAfter],
-            [0, 0],
-          ],
-          dataFormat: 'NHWC',
-          dilations: [1, 1],
-        },
-      );
+      const part = conv2d(backend, dy, sub, [fy.padBefore, fy.padAfter, fx.padBefore, fx.padAfter]);
       free(backend, sub);
       if (dx === null) {
         part.shape = [n, h, w, ci];

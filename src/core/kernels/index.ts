@@ -5,6 +5,7 @@ import { makeConv2DBackpropInput } from './conv2d-backprop-input';
 import { overrideKernel } from './override';
 import { makeSum } from './sum';
 
+export type { ConvAttrs, Shape4 } from './conv-attrs';
 export {
   delegateTo,
   type KernelLayer,
@@ -14,6 +15,7 @@ export {
   portableKernelsOnly,
   removeOverride,
 } from './override';
+export { type LeadingAxesSum, sumOverLeadingAxes } from './sum';
 export { alloc, type FastKernelFunc, f32, type KernelInputs } from './wasm-util';
 
 /**

@@ -1,5 +1,10 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { getKernel, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  type backend_util,
+  getKernel,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 
 /**
  * Backend-level helpers shared by the fast kernels. Everything here works on `TensorInfo`s
@@ -46,6 +51,29 @@ export function view(t: TensorInfo, shape: number[]): TensorInfo {
   return { dataId: t.dataId, shape, dtype: t.dtype };
 }
 
+/**
+ * A stride-1 NHWC Conv2D on XNNPACK (threaded). `pad`: 'valid' or [top, bottom, left, right].
+ */
+export function conv2d(
+  backend: Wasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  pad: 'valid' | [number, number, number, number],
+  dilations: [number, number] = [1, 1],
+): TensorInfo {
+  const explicit: backend_util.ExplicitPadding | undefined =
+    pad === 'valid'
+      ? undefined
+      : [
+          [0, 0],
+          [pad[0], pad[1]],
+          [pad[2], pad[3]],
+          [0, 0],
+        ];
+  const attrs = { strides: [1, 1], pad: explicit ?? 'valid', dataFormat: 'NHWC', dilations };
+  return run('Conv2D', backend, { x, filter }, attrs);
+}
+
 /** Plain matrix product [M,K] x [K,N] on XNNPACK's GEMM (as a 1x1 Conv2D, which is threaded). */
 export function gemm(
   backend: Wasm,
@@ -55,20 +83,5 @@ export function gemm(
   k: number,
   n: number,
 ): TensorInfo {
-  const out = run(
-    'Conv2D',
-    backend,
-    { x: view(a, [1, 1, m, k]), filter: view(b, [1, 1, k, n]) },
-    {
-      strides: [1, 1],
-      pad: 'valid',
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-      dimRoundingMode: undefined as unknown as string,
-    },
-  );
-  return out;
+  return conv2d(backend, view(a, [1, 1, m, k]), view(b, [1, 1, k, n]), 'valid');
 }
-
-/** Kept for importers that predate ./override.ts (the sampler); new code imports ./index. */
-export { portableKernels } from './override';

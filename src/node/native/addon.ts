@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../repo-root';
 import { ABI_VERSION } from './abi';
 
 /**
@@ -37,9 +38,7 @@ export interface NativeAddon {
   readonly abi?: number;
 }
 
-export const NATIVE_ADDON_PATH = fileURLToPath(
-  new URL('../../../native/build/Release/ks_native.node', import.meta.url),
-);
+export const NATIVE_ADDON_PATH = join(REPO_ROOT, 'native', 'build', 'Release', 'ks_native.node');
 
 // The addon is process-wide (a dlopen'ed library): so is what loading it found.
 let cached: { addon: NativeAddon | null; error: string | null } | undefined;

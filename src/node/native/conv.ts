@@ -1,24 +1,20 @@
-import { backend_util, type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs-core';
+import { backend_util, type TensorInfo, util } from '@tensorflow/tfjs-core';
 import {
   alloc,
-  delegateTo,
-  type FastKernelFunc,
+  type ConvAttrs,
   f32,
   type KernelInputs,
-  portableKernelsOnly,
+  type Shape4,
 } from '../../core/kernels/index';
 import { activationCode, convParams } from './abi';
-import type { NativeAddon } from './addon';
-import { allFloat32, type ConvAttrs, isRowBias, nhwc, type Shape4 } from './guards';
+import { allFloat32, isRowBias, type NativeKernelMaker, nativeKernel, nhwc } from './guards';
 
 /** The three native convolutions: float32 NHWC; anything else goes to the next kernel. */
 
 /** Conv2D and FusedConv2D (bias + activation in the same pass; PReLU goes to the next kernel). */
-export function makeConv2D(addon: NativeAddon, next: KernelConfig | undefined): FastKernelFunc {
-  const fallback = delegateTo(next, 'Conv2D');
-  return (args) => {
-    const { inputs, backend } = args;
-    const attrs = args.attrs as ConvAttrs;
+export const makeConv2D: NativeKernelMaker = (addon, next) =>
+  nativeKernel(next, 'Conv2D', ({ inputs, backend, attrs: named }) => {
+    const attrs = named as ConvAttrs;
     const { x, filter, bias, preluActivationWeights } = inputs as KernelInputs & {
       x: TensorInfo;
       filter: TensorInfo;
@@ -27,7 +23,6 @@ export function makeConv2D(addon: NativeAddon, next: KernelConfig | undefined): 
     };
     const act = activationCode(attrs.activation);
     if (
-      portableKernelsOnly() ||
       act === undefined ||
       preluActivationWeights != null ||
       !nhwc(attrs) ||
@@ -35,7 +30,7 @@ export function makeConv2D(addon: NativeAddon, next: KernelConfig | undefined): 
       x.shape.length !== 4 ||
       filter.shape.length !== 4
     ) {
-      return fallback(args);
+      return null;
     }
     const info = backend_util.computeConv2DInfo(
       x.shape as Shape4,
@@ -45,7 +40,7 @@ export function makeConv2D(addon: NativeAddon, next: KernelConfig | undefined): 
       attrs.pad,
       attrs.dimRoundingMode,
     );
-    if (bias != null && !isRowBias(bias, info.outChannels)) return fallback(args);
+    if (bias != null && !isRowBias(bias, info.outChannels)) return null;
     const out = alloc(backend, info.outShape);
     addon.conv2d(
       f32(backend, x),
@@ -57,28 +52,34 @@ export function makeConv2D(addon: NativeAddon, next: KernelConfig | undefined): 
       attrs.leakyreluAlpha ?? 0,
     );
     return out;
-  };
+  });
+
+/** The forward convolution of a backprop call, or null when dy does not have its output shape. */
+function forwardInfo(
+  xShape: Shape4,
+  filterShape: Shape4,
+  attrs: ConvAttrs,
+  dy: TensorInfo,
+): backend_util.Conv2DInfo | null {
+  const { strides, pad, dimRoundingMode } = attrs;
+  const info = backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  return util.arraysEqual(dy.shape, info.outShape) ? info : null;
 }
 
-export function makeBackpropFilter(
-  addon: NativeAddon,
-  next: KernelConfig | undefined,
-): FastKernelFunc {
-  const fallback = delegateTo(next, 'Conv2DBackpropFilter');
-  return (args) => {
-    const { inputs, backend } = args;
-    const attrs = args.attrs as ConvAttrs & { filterShape: Shape4 };
+export const makeBackpropFilter: NativeKernelMaker = (addon, next) =>
+  nativeKernel(next, 'Conv2DBackpropFilter', ({ inputs, backend, attrs: named }) => {
+    const attrs = named as ConvAttrs & { filterShape: Shape4 };
     const { x, dy } = inputs as KernelInputs & { x: TensorInfo; dy: TensorInfo };
-    if (portableKernelsOnly() || !nhwc(attrs) || !allFloat32(x, dy)) return fallback(args);
-    const info = backend_util.computeConv2DInfo(
-      x.shape as Shape4,
-      attrs.filterShape,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
-    if (!util.arraysEqual(dy.shape, info.outShape)) return fallback(args);
+    if (!nhwc(attrs) || !allFloat32(x, dy)) return null;
+    const info = forwardInfo(x.shape as Shape4, attrs.filterShape, attrs, dy);
+    if (info === null) return null;
     const out = alloc(backend, attrs.filterShape);
     addon.conv2dBackpropFilter(
       f32(backend, x),
@@ -87,28 +88,15 @@ export function makeBackpropFilter(
       convParams(info),
     );
     return out;
-  };
-}
+  });
 
-export function makeBackpropInput(
-  addon: NativeAddon,
-  next: KernelConfig | undefined,
-): FastKernelFunc {
-  const fallback = delegateTo(next, 'Conv2DBackpropInput');
-  return (args) => {
-    const { inputs, backend } = args;
-    const attrs = args.attrs as ConvAttrs & { inputShape: Shape4 };
+export const makeBackpropInput: NativeKernelMaker = (addon, next) =>
+  nativeKernel(next, 'Conv2DBackpropInput', ({ inputs, backend, attrs: named }) => {
+    const attrs = named as ConvAttrs & { inputShape: Shape4 };
     const { dy, filter } = inputs as KernelInputs & { dy: TensorInfo; filter: TensorInfo };
-    if (portableKernelsOnly() || !nhwc(attrs) || !allFloat32(dy, filter)) return fallback(args);
-    const info = backend_util.computeConv2DInfo(
-      attrs.inputShape,
-      filter.shape as Shape4,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
-    if (!util.arraysEqual(dy.shape, info.outShape)) return fallback(args);
+    if (!nhwc(attrs) || !allFloat32(dy, filter)) return null;
+    const info = forwardInfo(attrs.inputShape, filter.shape as Shape4, attrs, dy);
+    if (info === null) return null;
     const out = alloc(backend, attrs.inputShape);
     addon.conv2dBackpropInput(
       f32(backend, dy),
@@ -117,5 +105,4 @@ export function makeBackpropInput(
       convParams(info),
     );
     return out;
-  };
-}
+  });

@@ -1,18 +1,32 @@
-import { backend_util, type NamedAttrMap, type TensorInfo, util } from '@tensorflow/tfjs-core';
+import { backend_util, type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs-core';
+import {
+  type ConvAttrs,
+  delegateTo,
+  type FastKernelFunc,
+  portableKernelsOnly,
+} from '../../core/kernels/index';
+import type { NativeAddon } from './addon';
 
-/** Checks the native kernels share to decide whether a call is theirs or the next kernel's. */
+/** What the native kernels share to decide whether a call is theirs or the next kernel's. */
 
-export type Shape4 = [number, number, number, number];
+/** Builds one native kernel over the kernel it wraps (`next`). */
+export type NativeKernelMaker = (
+  addon: NativeAddon,
+  next: KernelConfig | undefined,
+) => FastKernelFunc;
 
-export type ConvAttrs = NamedAttrMap & {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dilations?: number | [number, number];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  activation?: string;
-  leakyreluAlpha?: number;
-};
+/**
+ * A kernel that runs `run`, or hands the call to the next kernel when `run` returns null (a
+ * case it does not handle) or inside `portableKernels()` (its last bits differ from XNNPACK's).
+ */
+export function nativeKernel(
+  next: KernelConfig | undefined,
+  name: string,
+  run: (args: Parameters<FastKernelFunc>[0]) => TensorInfo | null,
+): FastKernelFunc {
+  const fallback = delegateTo(next, name);
+  return (args) => (portableKernelsOnly() ? null : run(args)) ?? fallback(args);
+}
 
 /** A float32 bias of `n` values along the last axis ([n], [1, n], ...). */
 export const isRowBias = (bias: TensorInfo, n: number): boolean =>

@@ -1,34 +1,18 @@
-import {
-  broadcast_util,
-  type KernelConfig,
-  type NamedAttrMap,
-  type TensorInfo,
-  util,
-} from '@tensorflow/tfjs-core';
-import {
-  alloc,
-  delegateTo,
-  type FastKernelFunc,
-  f32,
-  type KernelInputs,
-  portableKernelsOnly,
-} from '../../core/kernels/index';
+import { broadcast_util, type TensorInfo, util } from '@tensorflow/tfjs-core';
+import { alloc, f32, type KernelInputs } from '../../core/kernels/index';
 import { activationCode, matmulParams } from './abi';
-import type { NativeAddon } from './addon';
-import { allFloat32, isRowBias } from './guards';
+import { allFloat32, isRowBias, type NativeKernelMaker, nativeKernel } from './guards';
 
 /** BatchMatMul and _FusedMatMul: equal batches or one side broadcast (batch 1). */
-export function makeMatMul(addon: NativeAddon, next: KernelConfig | undefined): FastKernelFunc {
-  const fallback = delegateTo(next, 'BatchMatMul');
-  return (args) => {
-    const { inputs, backend } = args;
+export const makeMatMul: NativeKernelMaker = (addon, next) =>
+  nativeKernel(next, 'BatchMatMul', ({ inputs, backend, attrs: named }) => {
     const { a, b, bias, preluActivationWeights } = inputs as KernelInputs & {
       a: TensorInfo;
       b: TensorInfo;
       bias?: TensorInfo;
       preluActivationWeights?: TensorInfo;
     };
-    const attrs = args.attrs as NamedAttrMap & {
+    const attrs = named as {
       transposeA: boolean;
       transposeB: boolean;
       activation?: string;
@@ -38,14 +22,13 @@ export function makeMatMul(addon: NativeAddon, next: KernelConfig | undefined): 
     const ra = a.shape.length;
     const rb = b.shape.length;
     if (
-      portableKernelsOnly() ||
       act === undefined ||
       preluActivationWeights != null ||
       !allFloat32(a, b) ||
       ra < 2 ||
       rb < 2
     ) {
-      return fallback(args);
+      return null;
     }
     const m = a.shape[attrs.transposeA ? ra - 1 : ra - 2] as number;
     const k = a.shape[attrs.transposeA ? ra - 2 : ra - 1] as number;
@@ -53,15 +36,15 @@ export function makeMatMul(addon: NativeAddon, next: KernelConfig | undefined): 
     const n = b.shape[attrs.transposeB ? rb - 2 : rb - 1] as number;
     const batchA = util.sizeFromShape(a.shape.slice(0, -2));
     const batchB = util.sizeFromShape(b.shape.slice(0, -2));
-    if (k !== kb || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return fallback(args);
+    if (k !== kb || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return null;
     const outBatch = broadcast_util.assertAndGetBroadcastShape(
       a.shape.slice(0, -2),
       b.shape.slice(0, -2),
     );
     const batch = Math.max(batchA, batchB);
-    if (util.sizeFromShape(outBatch) !== batch) return fallback(args);
-    if (bias != null && !isRowBias(bias, n)) return fallback(args);
-    if (batch * m * n === 0 || k === 0) return fallback(args);
+    if (util.sizeFromShape(outBatch) !== batch) return null;
+    if (bias != null && !isRowBias(bias, n)) return null;
+    if (batch * m * n === 0 || k === 0) return null;
     const out = alloc(backend, [...outBatch, m, n]);
     addon.matmul(
       f32(backend, a),
@@ -82,5 +65,4 @@ export function makeMatMul(addon: NativeAddon, next: KernelConfig | undefined): 
       attrs.leakyreluAlpha ?? 0,
     );
     return out;
-  };
-}
+  });

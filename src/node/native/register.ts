@@ -1,13 +1,8 @@
 import * as os from 'node:os';
-import type { KernelConfig } from '@tensorflow/tfjs-core';
-import {
-  type FastKernelFunc,
-  kernelLayers,
-  overrideKernel,
-  removeOverride,
-} from '../../core/kernels/index';
-import { loadNativeAddon, type NativeAddon } from './addon';
+import { kernelLayers, overrideKernel, removeOverride } from '../../core/kernels/index';
+import { loadNativeAddon } from './addon';
 import { makeBackpropFilter, makeBackpropInput, makeConv2D } from './conv';
+import type { NativeKernelMaker } from './guards';
 import { makeMatMul } from './matmul';
 import { makeAddBias, makeSum } from './rows';
 
@@ -16,17 +11,16 @@ import { makeAddBias, makeSum } from './rows';
  * fast wasm kernels. They handle float32 NHWC cases and hand everything else to the kernel they
  * wrap; inside `portableKernels()` they always hand over (their last bits differ from XNNPACK's).
  */
-const KERNELS: [string, (addon: NativeAddon, next: KernelConfig | undefined) => FastKernelFunc][] =
-  [
-    ['Conv2D', makeConv2D],
-    ['FusedConv2D', makeConv2D],
-    ['Conv2DBackpropFilter', makeBackpropFilter],
-    ['Conv2DBackpropInput', makeBackpropInput],
-    ['BatchMatMul', makeMatMul],
-    ['_FusedMatMul', makeMatMul],
-    ['Sum', makeSum],
-    ['Add', makeAddBias],
-  ];
+const KERNELS: [string, NativeKernelMaker][] = [
+  ['Conv2D', makeConv2D],
+  ['FusedConv2D', makeConv2D],
+  ['Conv2DBackpropFilter', makeBackpropFilter],
+  ['Conv2DBackpropInput', makeBackpropInput],
+  ['BatchMatMul', makeMatMul],
+  ['_FusedMatMul', makeMatMul],
+  ['Sum', makeSum],
+  ['Add', makeAddBias],
+];
 
 export interface NativeKernelOptions {
   /** Pool size (default KS_NATIVE_THREADS, else os.availableParallelism()). */

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { OnTrainEvent } from '../train/progress';
+import type { OnTrainEvent } from './progress';
 
 /**
  * Renders training events for a person: a progress bar per stage and epoch on a terminal
