@@ -11,6 +11,10 @@ export interface Limits extends SamplingLimits {
   /** Largest `count` of a preview image, and its default. */
   maxPreviewCount: number;
   defaultPreviewCount: number;
+  /** Packet/preview generations running at once; they interleave batch by batch. */
+  maxConcurrentPackets: number;
+  /** Packet/preview requests waiting for a slot; one more is answered 503 + Retry-After. */
+  maxQueuedPackets: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -20,4 +24,6 @@ export const DEFAULT_LIMITS: Limits = {
   ...DEFAULT_SAMPLING_LIMITS,
   maxPreviewCount: 256,
   defaultPreviewCount: 64,
+  maxConcurrentPackets: 2,
+  maxQueuedPackets: 8,
 };

@@ -1,3 +1,4 @@
+import type { Limits } from './limits';
 import { startNodeEndpoint } from './node-entry';
 import { startWorkerdEndpoint } from './workerd-local';
 
@@ -12,6 +13,8 @@ export interface LocalEndpointOptions {
   port?: number;
   /** Bearer token the endpoint requires; absent: open. */
   token?: string;
+  /** Packet queue bounds (the Worker's MAX_CONCURRENT_PACKETS / MAX_QUEUED_PACKETS vars). */
+  limits?: Pick<Partial<Limits>, 'maxConcurrentPackets' | 'maxQueuedPackets'>;
   /**
    * workerd only: wait until /healthz answers with the network loaded (default true);
    * false resolves as soon as workerd listens (the first request then loads the network).
@@ -39,6 +42,7 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
       modelDir: opts.modelDir,
       port: opts.port ?? 0,
       token: opts.token,
+      limits: opts.limits,
     });
     return { url: ep.url, networkId: ep.endpoint.net.manifest.networkId, runtime, stop: ep.stop };
   }
@@ -46,6 +50,7 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
     modelDir: opts.modelDir,
     port: opts.port ?? 0,
     token: opts.token,
+    limits: opts.limits,
     waitUntilLoaded: opts.waitUntilLoaded ?? true,
   });
   return { ...ep, runtime };

@@ -4,6 +4,7 @@ import { folderReader } from '../node/fs-atomic';
 import { initWasmBackend } from '../node/wasm-backend';
 import { createApp } from './app';
 import { createEndpoint, type Endpoint } from './endpoint';
+import type { Limits } from './limits';
 
 /**
  * The Node entry (the embedded default): the same Hono app as the Worker, on the tfjs wasm
@@ -15,6 +16,8 @@ export interface NodeEndpointOptions {
   host?: string;
   /** Bearer token; none leaves the endpoint open. */
   token?: string | undefined;
+  /** Overrides of the default limits (e.g. the packet queue's bound). */
+  limits?: Partial<Limits> | undefined;
 }
 
 /** Load and verify the network (throws ModelFolderError naming a bad file), then listen. */
@@ -24,6 +27,7 @@ export async function startNodeEndpoint(
   await initWasmBackend();
   const endpoint = createEndpoint(await loadNetwork(folderReader(opts.modelDir)), {
     kernels: 'fast',
+    limits: opts.limits,
   });
   const app = createApp({ endpoint: async () => endpoint, token: () => opts.token });
   const host = opts.host ?? '127.0.0.1';

@@ -2,6 +2,7 @@ import type { ExecutionContext } from 'hono';
 import { loadNetwork } from '../core/model-folder';
 import { createApp } from './app';
 import { initWorkerdBackend } from './backend-workerd';
+import { endpointVars, limitsFromVars } from './config';
 import { createEndpoint, type Endpoint } from './endpoint';
 
 export interface ModelBundle {
@@ -20,18 +21,19 @@ export interface WorkerHandler {
 
 export function createWorker(bundle: ModelBundle): WorkerHandler {
   let endpoint: Promise<Endpoint> | undefined;
-  const load = async (): Promise<Endpoint> => {
+  const load = async (env: unknown): Promise<Endpoint> => {
+    const limits = limitsFromVars(endpointVars(env));
     await initWorkerdBackend();
     const net = await loadNetwork(async (path) => {
       const bytes = bundle.files[path];
       if (!bytes) throw new Error(`${path} is not in the Worker bundle`);
       return new Uint8Array(bytes);
     });
-    return createEndpoint(net, { kernels: 'fast' });
+    return createEndpoint(net, { kernels: 'fast', limits });
   };
   const app = createApp({
-    endpoint: () => {
-      endpoint ??= load();
+    endpoint: (env) => {
+      endpoint ??= load(env);
       return endpoint;
     },
     token: (env) => (env as Partial<Env> | undefined)?.AUTH_TOKEN || undefined,

@@ -81,6 +81,8 @@ export async function prepareWorkerBundle(
     name: workerName,
     main: rel(join(REPO_ROOT, 'src/worker/worker-entry.ts')),
     compatibility_date: COMPATIBILITY_DATE,
+    // request.signal aborts when the client goes away: abandoned packets stop generating.
+    compatibility_flags: ['enable_request_signal'],
     alias: { 'ks-model-bundle': './bundle.js' },
     rules: [{ type: 'Data', globs: ['**/*.bin'], fallthrough: false }],
     minify: true,

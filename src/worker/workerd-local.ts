@@ -1,3 +1,4 @@
+import type { Limits } from './limits';
 import { prepareWorkerBundle } from './worker-bundle';
 
 /** Keep wrangler off the network in everything that starts it. */
@@ -15,6 +16,8 @@ export async function startWorkerdEndpoint(opts: {
   modelDir: string;
   port?: number;
   token?: string | undefined;
+  /** Packet queue bounds, passed as the Worker's vars. */
+  limits?: Pick<Partial<Limits>, 'maxConcurrentPackets' | 'maxQueuedPackets'> | undefined;
   /** Wait for /healthz (loads the network); false returns as soon as workerd listens. */
   waitUntilLoaded?: boolean;
 }): Promise<{ url: string; networkId: string; stop: () => Promise<void> }> {
@@ -23,7 +26,13 @@ export async function startWorkerdEndpoint(opts: {
   const { unstable_startWorker } = await import('wrangler');
   const worker = await unstable_startWorker({
     config: bundle.configPath,
-    bindings: opts.token ? { AUTH_TOKEN: { type: 'secret_text', value: opts.token } } : {},
+    bindings: {
+      ...(opts.token ? { AUTH_TOKEN: { type: 'secret_text', value: opts.token } } : {}),
+      ...vars({
+        MAX_CONCURRENT_PACKETS: opts.limits?.maxConcurrentPackets,
+        MAX_QUEUED_PACKETS: opts.limits?.maxQueuedPackets,
+      }),
+    },
     dev: {
       server: { hostname: '127.0.0.1', port: opts.port ?? 0 },
       inspector: false,
@@ -48,4 +57,12 @@ export async function startWorkerdEndpoint(opts: {
     await stop().catch(() => undefined);
     throw e;
   }
+}
+
+function vars(v: Record<string, number | string | undefined>) {
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, value]) => value !== undefined)
+      .map(([k, value]) => [k, { type: 'plain_text' as const, value: String(value) }]),
+  );
 }

@@ -1,7 +1,8 @@
 import { zValidator } from '@hono/zod-validator';
 import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { PACKET_MEDIA_TYPE } from '../../core/packet';
-import { BudgetExhaustedError } from '../../core/sampling';
+import { BudgetExhaustedError, SamplingAbortedError } from '../../core/sampling';
 import type { AppEnv } from '../app';
 import { buildPacket, type PacketParams, packetEtag } from '../endpoint';
 import { apiError } from '../errors';
@@ -30,12 +31,25 @@ export function canonicalQuery(p: PacketParams): string {
   return q.toString();
 }
 
-/** Budget exhaustion is the request's fault (threshold/classes too demanding): 422. */
-export function budgetError(e: unknown): never {
-  if (e instanceof BudgetExhaustedError) {
-    throw apiError(422, 'budget_exhausted', e.message, { detail: { detail: e.detail } });
-  }
-  throw e;
+/**
+ * Errors of a generation as API errors. Budget exhaustion is the request's fault
+ * (threshold/classes too demanding): 422. A request aborted by its client (it went away while
+ * waiting or generating) gets 499, which nobody reads but the log line.
+ */
+export function generationError(signal: AbortSignal | undefined) {
+  return (e: unknown): never => {
+    if (e instanceof BudgetExhaustedError) {
+      throw apiError(422, 'budget_exhausted', e.message, { detail: { detail: e.detail } });
+    }
+    if (e instanceof SamplingAbortedError || signal?.aborted) {
+      throw apiError(
+        499 as ContentfulStatusCode,
+        'client_closed_request',
+        'the request was aborted by its client',
+      );
+    }
+    throw e;
+  };
 }
 
 /** `GET /v1/packet`: a safetensors knowledge packet of exactly `count` kept samples. */
@@ -61,7 +75,8 @@ export const packetRoutes = new Hono<AppEnv>().get(
     if (etagMatches(c.req.header('if-none-match'), etag)) {
       return c.body(null, 304, headers);
     }
-    const { bytes, metadata } = await buildPacket(ep, p).catch(budgetError);
+    const signal = c.req.raw.signal;
+    const { bytes, metadata } = await buildPacket(ep, p, signal).catch(generationError(signal));
     const name = `${metadata.networkId}-${p.generator}-n${p.count}-t${p.threshold}-s${p.seed}.safetensors`;
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
       ...headers,

@@ -5,7 +5,7 @@ import type { SampleSet } from '../../core/sampling';
 import type { AppEnv } from '../app';
 import { generate, packetEtag } from '../endpoint';
 import { onInvalid, PreviewQuerySchema, randomSeed, resolveParams } from '../query';
-import { budgetError, etagMatches } from './packet';
+import { etagMatches, generationError } from './packet';
 
 const PAD = 2;
 const MAX_COLUMNS = 16;
@@ -75,7 +75,8 @@ export const previewRoutes = new Hono<AppEnv>().get(
       'x-packet-seed': String(p.seed),
     };
     if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
-    const set = await generate(ep, p).catch(budgetError);
+    const signal = c.req.raw.signal;
+    const set = await generate(ep, p, signal).catch(generationError(signal));
     const columns = Math.min(MAX_COLUMNS, Math.max(1, Math.ceil(Math.sqrt(p.count))));
     const { png, rows } = previewGrid(
       set,
