@@ -2,12 +2,7 @@ import { builtinGenerators, DEFAULT_GENERATOR, type GeneratorRegistry } from '..
 import { sha256Hex } from '../core/manifest';
 import type { LoadedNetwork } from '../core/model-folder';
 import { encodePacket, PACKET_FORMAT_VERSION, type PacketMetadata } from '../core/packet';
-import {
-  type SampleParams,
-  type SampleSet,
-  SamplingAbortedError,
-  sampleFiltered,
-} from '../core/sampling';
+import { type SampleParams, type SampleSet, sampleFiltered } from '../core/sampling';
 import { DEFAULT_LIMITS, type Limits } from './limits';
 import { createScheduler, type Scheduler, yieldToEventLoop } from './scheduler';
 
@@ -60,20 +55,17 @@ export function generate(ep: Endpoint, p: PacketParams, signal?: AbortSignal): P
   const plugin = ep.generators.get(p.generator);
   if (!plugin) throw new Error(`generator ${p.generator} is not registered`);
   const { scheduler } = ep;
-  return scheduler.run(async () => {
-    try {
-      return await sampleFiltered(ep.net, plugin, p, ep.limits, {
+  return scheduler.run(
+    () =>
+      sampleFiltered(ep.net, plugin, p, ep.limits, {
         signal,
         afterBatch: () => {
           scheduler.batchDone();
           return yieldToEventLoop();
         },
-      });
-    } catch (e) {
-      if (e instanceof SamplingAbortedError) scheduler.abortedWhileRunning();
-      throw e;
-    }
-  }, signal);
+      }),
+    signal,
+  );
 }
 
 /** Strong ETag of the packet these parameters produce: known before generating it. */

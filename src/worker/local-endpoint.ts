@@ -25,6 +25,11 @@ export interface LocalEndpointOptions {
 export interface LocalEndpoint {
   /** Base URL, e.g. http://127.0.0.1:8787 (no trailing slash). */
   url: string;
+  /**
+   * The runtime's own socket: the same as `url` for node; for workerd, workerd itself without
+   * wrangler's dev proxy in front (which does not pass on a client's disconnect).
+   */
+  directUrl: string;
   networkId: string;
   runtime: EndpointRuntime;
   stop: () => Promise<void>;
@@ -44,7 +49,13 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
       token: opts.token,
       limits: opts.limits,
     });
-    return { url: ep.url, networkId: ep.endpoint.net.manifest.networkId, runtime, stop: ep.stop };
+    return {
+      url: ep.url,
+      directUrl: ep.url,
+      networkId: ep.endpoint.net.manifest.networkId,
+      runtime,
+      stop: ep.stop,
+    };
   }
   const ep = await startWorkerdEndpoint({
     modelDir: opts.modelDir,

@@ -35,8 +35,6 @@ export interface Scheduler {
   run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   /** Count one generated batch (the sampler's `afterBatch` calls it). */
   batchDone(): void;
-  /** Count a job stopped by its request's abort. */
-  abortedWhileRunning(): void;
   stats(): SchedulerStats;
 }
 
@@ -130,14 +128,19 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       released = true;
       release();
     };
-    // A job whose request is aborted gives its slot back at once; the job itself stops at
-    // its next batch (the sampler checks the same signal).
-    signal?.addEventListener('abort', releaseOnce, { once: true });
+    // A job whose request is aborted gives its slot back at once. The job itself stops at its
+    // next batch: in Node the sampler sees the same signal; in workerd the request's context is
+    // cancelled, so its next batch (after a timer) never runs, and nor does this `finally`.
+    const onAbort = () => {
+      aborted++;
+      releaseOnce();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     const t0 = Date.now();
     try {
       return await job();
     } finally {
-      signal?.removeEventListener('abort', releaseOnce);
+      signal?.removeEventListener('abort', onAbort);
       completed++;
       meanJobMs = 0.8 * meanJobMs + 0.2 * (Date.now() - t0);
       releaseOnce();
@@ -148,9 +151,6 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     run,
     batchDone: () => {
       batches++;
-    },
-    abortedWhileRunning: () => {
-      aborted++;
     },
     stats: () => ({ running, queued: waiting.length, completed, aborted, rejected, batches }),
   };

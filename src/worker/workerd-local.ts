@@ -20,11 +20,26 @@ export async function startWorkerdEndpoint(opts: {
   limits?: Pick<Partial<Limits>, 'maxConcurrentPackets' | 'maxQueuedPackets'> | undefined;
   /** Wait for /healthz (loads the network); false returns as soon as workerd listens. */
   waitUntilLoaded?: boolean;
-}): Promise<{ url: string; networkId: string; stop: () => Promise<void> }> {
+}): Promise<{ url: string; directUrl: string; networkId: string; stop: () => Promise<void> }> {
   quietWrangler();
   const bundle = await prepareWorkerBundle(opts.modelDir);
-  const { unstable_startWorker } = await import('wrangler');
-  const worker = await unstable_startWorker({
+  const { unstable_DevEnv } = await import('wrangler');
+  // unstable_startWorker with one tap: the address of workerd's own socket, behind wrangler's
+  // proxy worker (which neither forwards a client's disconnect nor is needed to serve).
+  const devEnv = new unstable_DevEnv();
+  let reported: (url: string) => void = () => undefined;
+  const direct = new Promise<string>((resolve) => {
+    reported = resolve;
+  });
+  const dispatch = devEnv.dispatch.bind(devEnv);
+  devEnv.dispatch = (event) => {
+    if (event.type === 'reloadComplete') {
+      const u = event.proxyData.userWorkerUrl;
+      reported(`${u.protocol}//${u.hostname}:${u.port}`);
+    }
+    dispatch(event);
+  };
+  const worker = await devEnv.startWorker({
     config: bundle.configPath,
     bindings: {
       ...(opts.token ? { AUTH_TOKEN: { type: 'secret_text', value: opts.token } } : {}),
@@ -46,13 +61,24 @@ export async function startWorkerdEndpoint(opts: {
   try {
     await worker.ready;
     const url = (await worker.url).origin;
-    if (opts.waitUntilLoaded === false) return { url, networkId: bundle.networkId, stop };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const directUrl = await Promise.race([
+      direct,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error('wrangler did not report the address of workerd')),
+          30_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (opts.waitUntilLoaded === false)
+      return { url, directUrl, networkId: bundle.networkId, stop };
     const res = await fetch(`${url}/healthz`);
     if (res.status !== 200) {
       const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
       throw new Error(body.error?.message ?? `healthz answered ${res.status}`);
     }
-    return { url, networkId: bundle.networkId, stop };
+    return { url, directUrl, networkId: bundle.networkId, stop };
   } catch (e) {
     await stop().catch(() => undefined);
     throw e;

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import {
@@ -8,7 +9,7 @@ import {
 import type { SchedulerStats } from '../../src/worker/scheduler';
 import { quietWrangler } from '../../src/worker/workerd-local';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
-import { expectJsonError, medianConfidence, readPacket } from './helpers';
+import { confidenceQuantile, expectJsonError, readPacket } from './helpers';
 
 /**
  * Fairness under load, over real HTTP, in Node and in real workerd: generation yields between
@@ -25,10 +26,23 @@ beforeAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A client that sends a GET and then goes away by resetting its connection. (workerd notices
+ * a reset, not a half-close; on Cloudflare the edge cancels the request either way.)
+ */
+function abandonedGet(base: string, path: string): { goAway: () => void } {
+  const u = new URL(base);
+  const socket = connect(Number(u.port), u.hostname, () => {
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`);
+  });
+  socket.on('error', () => undefined);
+  return { goAway: () => socket.resetAndDestroy() };
+}
+
 describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime) => {
   let roomy: LocalEndpoint;
   let tight: LocalEndpoint;
-  let median: number;
+  let selective: number;
   let fullPacketBatches = 0;
 
   const load = async (ep: LocalEndpoint): Promise<SchedulerStats> => {
@@ -59,7 +73,8 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
         limits: { maxConcurrentPackets: 1, maxQueuedPackets: 1 },
       }),
     ]);
-    median = await medianConfidence((path, init) => fetch(`${roomy.url}${path}`, init));
+    // Keeps about a fifth: a count=1024 packet takes ~40 batches (8 per sample is the budget).
+    selective = await confidenceQuantile((path, init) => fetch(`${roomy.url}${path}`, init), 0.8);
   });
 
   afterAll(async () => {
@@ -70,9 +85,9 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
     const done: boolean[] = Array.from({ length: 6 }, () => false);
     const packets = done.map(async (_, i) => {
       const res = await fetch(
-        `${roomy.url}/v1/packet?count=1024&seed=${i + 1}&threshold=${median}`,
+        `${roomy.url}/v1/packet?count=1024&seed=${i + 1}&threshold=${selective}`,
       );
-      const p = await readPacket(res, median);
+      const p = await readPacket(res, selective);
       done[i] = true;
       return p;
     });
@@ -93,13 +108,12 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
   it('stops generating a request whose client went away', async () => {
     expect(fullPacketBatches).toBeGreaterThan(4);
     const before = await until(roomy, (s) => s.running === 0 && s.queued === 0);
-    const abort = new AbortController();
-    const req = fetch(`${roomy.url}/v1/packet?count=1024&seed=1&threshold=${median}`, {
-      signal: abort.signal,
-    }).catch((e: Error) => e);
+    const client = abandonedGet(
+      roomy.directUrl,
+      `/v1/packet?count=1024&seed=1&threshold=${selective}`,
+    );
     await until(roomy, (s) => s.batches > before.batches);
-    abort.abort();
-    expect(await req).toBeInstanceOf(Error);
+    client.goAway();
     const stopped = await until(roomy, (s) => s.aborted > before.aborted && s.running === 0);
     await sleep(300);
     const later = await load(roomy);
@@ -111,7 +125,7 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
 
   it('answers 503 with Retry-After beyond the queue bound, then serves again', async () => {
     const q = (seed: number) =>
-      `${tight.url}/v1/packet?count=1024&seed=${seed}&threshold=${median}`;
+      `${tight.url}/v1/packet?count=1024&seed=${seed}&threshold=${selective}`;
     const abort = new AbortController();
     const first = fetch(q(1), { signal: abort.signal }).catch((e: Error) => e);
     await until(tight, (s) => s.running === 1);
