@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bearerAuth } from './auth';
+import type { ResponseCache } from './cache';
 import type { Endpoint } from './endpoint';
 import { apiError, notFound, onError } from './errors';
 import { healthRoutes } from './routes/health';
@@ -9,7 +10,13 @@ import { previewRoutes } from './routes/preview';
 
 /** Hono variables every route may read. */
 export interface AppEnv {
-  Variables: { endpoint: Endpoint };
+  Variables: {
+    endpoint: Endpoint;
+    /** Whether this environment has a token: seeded responses are then private. */
+    tokenRequired: boolean;
+    /** Where seeded packets and previews are kept; none: made on every request. */
+    cache: ResponseCache | undefined;
+  };
 }
 
 export interface AppOptions {
@@ -20,6 +27,8 @@ export interface AppOptions {
   endpoint: (env: unknown) => Promise<Endpoint>;
   /** The bearer token this environment requires; none (undefined or '') leaves it open. */
   token: (env: unknown) => string | undefined;
+  /** Cache of seeded packets and previews (Worker: `caches.default`; Node: in memory). */
+  cache?: ResponseCache | undefined;
 }
 
 const ROUTES = ['/healthz', '/v1/network', '/v1/packet', '/v1/preview.png'];
@@ -46,6 +55,8 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   app.use('/v1/*', bearerAuth(opts.token), async (c, next) => {
     if (ROUTES.includes(c.req.path) && (c.req.method === 'GET' || c.req.method === 'HEAD')) {
       c.set('endpoint', await load(c.env));
+      c.set('tokenRequired', Boolean(opts.token(c.env)));
+      c.set('cache', opts.cache);
     }
     await next();
   });

@@ -3,6 +3,7 @@ import { loadNetwork } from '../core/model-folder';
 import { folderReader } from '../node/fs-atomic';
 import { initWasmBackend } from '../node/wasm-backend';
 import { createApp } from './app';
+import { memoryCache } from './cache';
 import { createEndpoint, type Endpoint } from './endpoint';
 import type { Limits } from './limits';
 
@@ -16,6 +17,8 @@ export interface NodeEndpointOptions {
   host?: string;
   /** Bearer token; none leaves the endpoint open. */
   token?: string | undefined;
+  /** Bytes of seeded packets/previews kept in memory (default 64 MiB; 0: no cache). */
+  cacheBytes?: number | undefined;
   /** Overrides of the default limits (e.g. the packet queue's bound). */
   limits?: Partial<Limits> | undefined;
 }
@@ -29,7 +32,12 @@ export async function startNodeEndpoint(
     kernels: 'fast',
     limits: opts.limits,
   });
-  const app = createApp({ endpoint: async () => endpoint, token: () => opts.token });
+  const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
+  const app = createApp({
+    endpoint: async () => endpoint,
+    token: () => opts.token,
+    cache: cacheBytes > 0 ? memoryCache({ maxBytes: cacheBytes }) : undefined,
+  });
   const host = opts.host ?? '127.0.0.1';
   const { server, port } = await new Promise<{ server: ServerType; port: number }>(
     (resolve, reject) => {

@@ -2,6 +2,7 @@ import type { ExecutionContext } from 'hono';
 import { loadNetwork } from '../core/model-folder';
 import { createApp } from './app';
 import { initWorkerdBackend } from './backend-workerd';
+import { edgeCache } from './cache';
 import { endpointVars, limitsFromVars } from './config';
 import { createEndpoint, type Endpoint } from './endpoint';
 
@@ -37,6 +38,7 @@ export function createWorker(bundle: ModelBundle): WorkerHandler {
       return endpoint;
     },
     token: (env) => (env as Partial<Env> | undefined)?.AUTH_TOKEN || undefined,
+    cache: edgeCache(),
   });
   return { fetch: (request, env, ctx) => app.fetch(request, env, ctx) };
 }

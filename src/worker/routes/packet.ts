@@ -4,11 +4,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { PACKET_MEDIA_TYPE } from '../../core/packet';
 import { BudgetExhaustedError, SamplingAbortedError } from '../../core/sampling';
 import type { AppEnv } from '../app';
+import { cachedResponse, immutableHeaders } from '../cache';
 import { buildPacket, type PacketParams, packetEtag } from '../endpoint';
 import { apiError } from '../errors';
 import { onInvalid, PacketQuerySchema, randomSeed, resolveParams } from '../query';
-
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** Whether an If-None-Match header matches a strong ETag. */
 export function etagMatches(header: string | undefined, etag: string): boolean {
@@ -65,10 +64,9 @@ export const packetRoutes = new Hono<AppEnv>().get(
       randomSeed,
     );
     const etag = await packetEtag(ep, p);
-    const cache = p.seedGiven ? IMMUTABLE : 'no-store';
     const headers: Record<string, string> = {
       etag,
-      'cache-control': cache,
+      ...(p.seedGiven ? immutableHeaders(c.get('tokenRequired')) : { 'cache-control': 'no-store' }),
       'x-packet-seed': String(p.seed),
       'content-location': `/v1/packet?${canonicalQuery(p)}`,
     };
@@ -76,14 +74,23 @@ export const packetRoutes = new Hono<AppEnv>().get(
       return c.body(null, 304, headers);
     }
     const signal = c.req.raw.signal;
-    const { bytes, metadata } = await buildPacket(ep, p, signal).catch(generationError(signal));
-    const name = `${metadata.networkId}-${p.generator}-n${p.count}-t${p.threshold}-s${p.seed}.safetensors`;
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
-      ...headers,
-      'content-type': PACKET_MEDIA_TYPE,
-      'content-disposition': `attachment; filename="${name}"`,
-      'x-packet-generated': String(metadata.generated),
-      'x-packet-kept': String(metadata.kept),
-    });
+    const make = async () => {
+      const { bytes, metadata } = await buildPacket(ep, p, signal).catch(generationError(signal));
+      const name = `${metadata.networkId}-${p.generator}-n${p.count}-t${p.threshold}-s${p.seed}.safetensors`;
+      return {
+        body: bytes,
+        headers: {
+          'content-type': PACKET_MEDIA_TYPE,
+          'content-disposition': `attachment; filename="${name}"`,
+          'x-packet-generated': String(metadata.generated),
+          'x-packet-kept': String(metadata.kept),
+        },
+      };
+    };
+    if (p.seedGiven) {
+      return cachedResponse(c, c.get('cache'), `/v1/packet/${etag.slice(1, -1)}`, headers, make);
+    }
+    const made = await make();
+    return c.body(made.body as Uint8Array<ArrayBuffer>, 200, { ...made.headers, ...headers });
   },
 );
