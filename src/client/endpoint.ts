@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { type ImageShape, ImageShapeSchema } from '../core/manifest';
+import { NetworkDescriptionReadSchema, type PacketRequest, packetPath } from '../core/api';
+import type { ImageShape } from '../core/manifest';
 import {
   decodePacket,
   PACKET_FORMAT_VERSION,
@@ -28,20 +28,7 @@ export interface NetworkInfo {
   raw: unknown;
 }
 
-const DigestSchema = z.string().regex(/^[0-9a-f]{64}$/);
-const NetworkInfoSchema = z
-  .object({
-    networkId: z.string().min(1),
-    classes: z.array(z.number().int().nonnegative()).min(1),
-    modelDigest: DigestSchema.optional(),
-    digest: DigestSchema.optional(),
-    imageShape: ImageShapeSchema.optional(),
-    dataset: z.union([z.string(), z.object({ imageShape: ImageShapeSchema }).loose()]).optional(),
-    limits: z.object({ maxCount: z.number().int().positive().optional() }).loose().optional(),
-    maxCount: z.number().int().positive().optional(),
-    packetFormatVersion: z.number().int().optional(),
-  })
-  .loose();
+const NetworkInfoSchema = NetworkDescriptionReadSchema;
 
 export async function fetchNetworkInfo(
   endpoint: Endpoint,
@@ -90,24 +77,7 @@ export async function fetchNetworkInfo(
   };
 }
 
-export interface PacketRequest {
-  count: number;
-  seed: number;
-  threshold: number;
-  classes?: readonly number[] | undefined;
-  generator?: string | undefined;
-}
-
-export function packetPath(r: PacketRequest): string {
-  const q = new URLSearchParams({
-    count: String(r.count),
-    seed: String(r.seed),
-    threshold: String(r.threshold),
-  });
-  if (r.classes?.length) q.set('classes', r.classes.join(','));
-  if (r.generator) q.set('generator', r.generator);
-  return `/v1/packet?${q.toString()}`;
-}
+export { type PacketRequest, packetPath };
 
 /**
  * Check one decoded packet against what we asked for and what `/v1/network` said. Throws an

@@ -39,3 +39,12 @@ export function limitsFromVars(v: EndpointVars): Partial<Limits> {
     ...(v.MAX_QUEUED_PACKETS !== undefined ? { maxQueuedPackets: v.MAX_QUEUED_PACKETS } : {}),
   };
 }
+
+/** CORS_ORIGINS as a list (none when unset or empty). */
+export function corsOriginsFromVars(v: EndpointVars): string[] | undefined {
+  const list = (v.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  return list.length > 0 ? list : undefined;
+}

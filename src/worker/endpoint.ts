@@ -1,3 +1,4 @@
+import type { NetworkDescription } from '../core/api';
 import { builtinGenerators, DEFAULT_GENERATOR, type GeneratorRegistry } from '../core/generators';
 import { sha256Hex } from '../core/manifest';
 import type { LoadedNetwork } from '../core/model-folder';
@@ -118,7 +119,7 @@ export async function buildPacket(
 }
 
 /** The public part of the manifest, as `GET /v1/network` returns it. */
-export function publicNetwork(ep: Endpoint) {
+export function publicNetwork(ep: Endpoint): NetworkDescription {
   const m = ep.net.manifest;
   return {
     networkId: m.networkId,

@@ -1,3 +1,4 @@
+import { MAX_PACKET_COUNT, MAX_PREVIEW_COUNT } from '../core/api';
 import { DEFAULT_SAMPLING_LIMITS, type SamplingLimits } from '../core/sampling';
 
 /** Per-request bounds of an endpoint; published by `GET /v1/network`. */
@@ -18,11 +19,11 @@ export interface Limits extends SamplingLimits {
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  maxCount: 1024,
+  maxCount: MAX_PACKET_COUNT,
   defaultCount: 256,
   defaultThreshold: 0.9,
   ...DEFAULT_SAMPLING_LIMITS,
-  maxPreviewCount: 256,
+  maxPreviewCount: MAX_PREVIEW_COUNT,
   defaultPreviewCount: 64,
   maxConcurrentPackets: 2,
   maxQueuedPackets: 8,

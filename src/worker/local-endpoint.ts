@@ -11,6 +11,12 @@ export interface LocalEndpointOptions {
   runtime?: EndpointRuntime;
   /** 0 or absent: a free port. */
   port?: number;
+  /** Address to listen on (default 127.0.0.1; 0.0.0.0 for every interface). */
+  host?: string;
+  /** Origins allowed by CORS, or ['*']; absent: no CORS (the Worker's CORS_ORIGINS var). */
+  corsOrigins?: string[];
+  /** Node only: where the per-request log lines go (default console.log). */
+  log?: (line: string) => void;
   /** Bearer token the endpoint requires; absent: open. */
   token?: string;
   /** Packet queue bounds (the Worker's MAX_CONCURRENT_PACKETS / MAX_QUEUED_PACKETS vars). */
@@ -46,8 +52,11 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
     const ep = await startNodeEndpoint({
       modelDir: opts.modelDir,
       port: opts.port ?? 0,
+      host: opts.host,
       token: opts.token,
       limits: opts.limits,
+      corsOrigins: opts.corsOrigins,
+      log: opts.log,
     });
     return {
       url: ep.url,
@@ -60,8 +69,10 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
   const ep = await startWorkerdEndpoint({
     modelDir: opts.modelDir,
     port: opts.port ?? 0,
+    host: opts.host,
     token: opts.token,
     limits: opts.limits,
+    corsOrigins: opts.corsOrigins,
     waitUntilLoaded: opts.waitUntilLoaded ?? true,
   });
   return { ...ep, runtime };

@@ -14,9 +14,14 @@ import type { Limits } from './limits';
 export interface NodeEndpointOptions {
   modelDir: string;
   port?: number;
-  host?: string;
+  /** Address to listen on (default 127.0.0.1); 0.0.0.0 or :: listens on every interface. */
+  host?: string | undefined;
   /** Bearer token; none leaves the endpoint open. */
   token?: string | undefined;
+  /** Origins allowed by CORS, or ['*']; none (the default): no CORS headers. */
+  corsOrigins?: string[] | undefined;
+  /** Where the one line per request goes (default: console.log). */
+  log?: ((line: string) => void) | undefined;
   /** Bytes of seeded packets/previews kept in memory (default 64 MiB; 0: no cache). */
   cacheBytes?: number | undefined;
   /** Overrides of the default limits (e.g. the packet queue's bound). */
@@ -37,6 +42,8 @@ export async function startNodeEndpoint(
     endpoint: async () => endpoint,
     token: () => opts.token,
     cache: cacheBytes > 0 ? memoryCache({ maxBytes: cacheBytes }) : undefined,
+    corsOrigins: () => opts.corsOrigins,
+    ...(opts.log ? { log: opts.log } : {}),
   });
   const host = opts.host ?? '127.0.0.1';
   const { server, port } = await new Promise<{ server: ServerType; port: number }>(
@@ -48,7 +55,7 @@ export async function startNodeEndpoint(
     },
   );
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${localName(host)}:${port}`,
     endpoint,
     stop: () =>
       new Promise<void>((resolve) => {
@@ -56,4 +63,11 @@ export async function startNodeEndpoint(
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
   };
+}
+
+/** A name this machine reaches a server on `host` by (the wildcard addresses are not). */
+function localName(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }

@@ -3,7 +3,7 @@ import { loadNetwork } from '../core/model-folder';
 import { createApp } from './app';
 import { initWorkerdBackend } from './backend-workerd';
 import { edgeCache } from './cache';
-import { endpointVars, limitsFromVars } from './config';
+import { corsOriginsFromVars, endpointVars, limitsFromVars } from './config';
 import { createEndpoint, type Endpoint } from './endpoint';
 
 export interface ModelBundle {
@@ -39,6 +39,13 @@ export function createWorker(bundle: ModelBundle): WorkerHandler {
     },
     token: (env) => (env as Partial<Env> | undefined)?.AUTH_TOKEN || undefined,
     cache: edgeCache(),
+    corsOrigins: (env) => {
+      try {
+        return corsOriginsFromVars(endpointVars(env));
+      } catch {
+        return undefined; // a bad setting answers 503 from the endpoint loader
+      }
+    },
   });
   return { fetch: (request, env, ctx) => app.fetch(request, env, ctx) };
 }

@@ -15,7 +15,9 @@ export function quietWrangler(): void {
 export async function startWorkerdEndpoint(opts: {
   modelDir: string;
   port?: number;
+  host?: string | undefined;
   token?: string | undefined;
+  corsOrigins?: string[] | undefined;
   /** Packet queue bounds, passed as the Worker's vars. */
   limits?: Pick<Partial<Limits>, 'maxConcurrentPackets' | 'maxQueuedPackets'> | undefined;
   /** Wait for /healthz (loads the network); false returns as soon as workerd listens. */
@@ -46,10 +48,11 @@ export async function startWorkerdEndpoint(opts: {
       ...vars({
         MAX_CONCURRENT_PACKETS: opts.limits?.maxConcurrentPackets,
         MAX_QUEUED_PACKETS: opts.limits?.maxQueuedPackets,
+        CORS_ORIGINS: opts.corsOrigins?.join(','),
       }),
     },
     dev: {
-      server: { hostname: '127.0.0.1', port: opts.port ?? 0 },
+      server: { hostname: opts.host ?? '127.0.0.1', port: opts.port ?? 0 },
       inspector: false,
       watch: false,
       remote: false,

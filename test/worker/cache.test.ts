@@ -50,8 +50,8 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('edge cache (%s)', (runtime)
 
   beforeAll(async () => {
     [open, closed] = await Promise.all([
-      startLocalEndpoint({ modelDir: dir, runtime }),
-      startLocalEndpoint({ modelDir: dir, runtime, token: 'c-token' }),
+      startLocalEndpoint({ modelDir: dir, runtime, log: () => undefined }),
+      startLocalEndpoint({ modelDir: dir, runtime, token: 'c-token', log: () => undefined }),
     ]);
   });
 

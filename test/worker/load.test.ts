@@ -65,11 +65,13 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
       startLocalEndpoint({
         modelDir: dir,
         runtime,
+        log: () => undefined,
         limits: { maxConcurrentPackets: 2, maxQueuedPackets: 100 },
       }),
       startLocalEndpoint({
         modelDir: dir,
         runtime,
+        log: () => undefined,
         limits: { maxConcurrentPackets: 1, maxQueuedPackets: 1 },
       }),
     ]);

@@ -1,11 +1,12 @@
 import { zValidator } from '@hono/zod-validator';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { packetPath } from '../../core/api';
 import { PACKET_MEDIA_TYPE } from '../../core/packet';
 import { BudgetExhaustedError, SamplingAbortedError } from '../../core/sampling';
 import type { AppEnv } from '../app';
 import { cachedResponse, immutableHeaders } from '../cache';
-import { buildPacket, type PacketParams, packetEtag } from '../endpoint';
+import { buildPacket, packetEtag } from '../endpoint';
 import { apiError } from '../errors';
 import { onInvalid, PacketQuerySchema, randomSeed, resolveParams } from '../query';
 
@@ -16,18 +17,6 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
     .split(',')
     .map((t) => t.trim().replace(/^W\//, ''))
     .some((t) => t === '*' || t === etag);
-}
-
-/** The query that reproduces a packet, seed included. */
-export function canonicalQuery(p: PacketParams): string {
-  const q = new URLSearchParams({
-    count: String(p.count),
-    seed: String(p.seed),
-    threshold: String(p.threshold),
-    generator: p.generator,
-  });
-  if (p.classes) q.set('classes', [...p.classes].sort((a, b) => a - b).join(','));
-  return q.toString();
 }
 
 /**
@@ -68,7 +57,7 @@ export const packetRoutes = new Hono<AppEnv>().get(
       etag,
       ...(p.seedGiven ? immutableHeaders(c.get('tokenRequired')) : { 'cache-control': 'no-store' }),
       'x-packet-seed': String(p.seed),
-      'content-location': `/v1/packet?${canonicalQuery(p)}`,
+      'content-location': packetPath(p),
     };
     if (etagMatches(c.req.header('if-none-match'), etag)) {
       return c.body(null, 304, headers);
