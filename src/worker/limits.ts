@@ -25,6 +25,6 @@ export const DEFAULT_LIMITS: Limits = {
   ...DEFAULT_SAMPLING_LIMITS,
   maxPreviewCount: MAX_PREVIEW_COUNT,
   defaultPreviewCount: 64,
-  maxConcurrentPackets: 2,
+  maxConcurrentPackets: 1,
   maxQueuedPackets: 8,
 };
