@@ -61,22 +61,18 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
   };
 
   beforeAll(async () => {
+    // Every request goes to the runtime's own socket (workerd without wrangler's dev proxy,
+    // which is not what is tested here and does not pass on a client's disconnect).
+    const start = async (limits: { maxConcurrentPackets: number; maxQueuedPackets: number }) => {
+      const ep = await startLocalEndpoint({ modelDir: dir, runtime, log: () => undefined, limits });
+      return { ...ep, url: ep.directUrl };
+    };
     [roomy, tight] = await Promise.all([
-      startLocalEndpoint({
-        modelDir: dir,
-        runtime,
-        log: () => undefined,
-        limits: { maxConcurrentPackets: 2, maxQueuedPackets: 100 },
-      }),
-      startLocalEndpoint({
-        modelDir: dir,
-        runtime,
-        log: () => undefined,
-        limits: { maxConcurrentPackets: 1, maxQueuedPackets: 1 },
-      }),
+      start({ maxConcurrentPackets: 2, maxQueuedPackets: 100 }),
+      start({ maxConcurrentPackets: 1, maxQueuedPackets: 1 }),
     ]);
-    // Keeps about a fifth: a count=1024 packet takes ~40 batches (8 per sample is the budget).
-    selective = await confidenceQuantile((path, init) => fetch(`${roomy.url}${path}`, init), 0.8);
+    // Keeps about a quarter: a count=1024 packet takes ~32 batches (the budget is 64).
+    selective = await confidenceQuantile((path, init) => fetch(`${roomy.url}${path}`, init), 0.75);
   });
 
   afterAll(async () => {
@@ -112,7 +108,8 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
     const before = await until(roomy, (s) => s.running === 0 && s.queued === 0);
     const client = abandonedGet(
       roomy.directUrl,
-      `/v1/packet?count=1024&seed=1&threshold=${selective}`,
+      // A seed no other test asked for: a cached packet would be answered without generating.
+      `/v1/packet?count=1024&seed=4242&threshold=${selective}`,
     );
     await until(roomy, (s) => s.batches > before.batches);
     client.goAway();
@@ -160,9 +157,15 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
     });
     const statuses = await Promise.all(
       paths.map(async (p) => {
-        const res = await fetch(`${roomy.url}${p}`);
-        await res.arrayBuffer();
-        return res.status;
+        const r = await Promise.race([
+          (async () => {
+            const res = await fetch(`${roomy.url}${p}`);
+            await res.arrayBuffer();
+            return res.status;
+          })(),
+          sleep(60_000).then(() => `no answer in 60 s: ${p}`),
+        ]);
+        return r;
       }),
     );
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
