@@ -86,6 +86,7 @@ runMain(async () => {
       runtime,
       port: port === 0 ? 0 : port + i,
       host: f.host,
+      log: (line) => console.log(line),
       ...(f.cors?.length ? { corsOrigins: f.cors } : {}),
       ...(token ? { token } : {}),
     });

@@ -15,7 +15,7 @@ export interface LocalEndpointOptions {
   host?: string;
   /** Origins allowed by CORS, or ['*']; absent: no CORS (the Worker's CORS_ORIGINS var). */
   corsOrigins?: string[];
-  /** Node only: where the per-request log lines go (default console.log). */
+  /** Node only: where the per-request log lines go (default: nowhere; `npm run serve` prints them). */
   log?: (line: string) => void;
   /** Bearer token the endpoint requires; absent: open. */
   token?: string;
@@ -56,7 +56,7 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
       token: opts.token,
       limits: opts.limits,
       corsOrigins: opts.corsOrigins,
-      log: opts.log,
+      log: opts.log ?? (() => undefined),
     });
     return {
       url: ep.url,
