@@ -1,13 +1,16 @@
 /**
  * npm run bench:edge [-- --network <id> | --model-dir <dir>] [--count 1024] [--threshold 0.9]
  *                    [--reps 3] [--runtime workerd,node]
- * Per runtime: start time, cold start (the first request after start: wasm init + model load
- * + sha256 checks + answer), warm samples/s for a `count`-sample packet (median of `reps`
- * seeds) and candidates/s (decoder + classifier rate, rejects included), bytes per sample.
+ * Per runtime: start time, cold latency (the first request after start: isolate + wasm init +
+ * model load + sha256 checks; then the first packet), warm packet latency and samples/s
+ * (median of `reps` seeds), candidates/s, CPU ms per 1000 samples (CPU time of the serving
+ * process(es) during the warm packets), cache-hit latency (a repeated seeded packet), and
+ * /healthz latency (p50, p99, max) while 6 count-sample packets are in flight.
+ * workerd is measured on its own socket (wrangler's dev proxy not in front).
  * Without a network under models/, an untrained reference-size network is used, threshold 0.
  * Prints a table, then one JSON line.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -23,9 +26,10 @@ import { quietWrangler } from '../src/worker/workerd-local';
 
 const HELP = `npm run bench:edge -- [flags]
 
-Per runtime: start time, cold start (first request after start), warm samples/s for a
-count-sample packet (median over reps seeds), candidates/s, bytes per sample. Prints a
-table, then one JSON line.
+Per runtime: start time, cold latency (first request, first packet), warm packet latency,
+samples/s and candidates/s (median over reps seeds), CPU ms per 1000 samples, cache-hit
+latency, /healthz p50/p99/max while 6 count-sample packets are in flight. Prints a table,
+then one JSON line.
 
   --network ID      a network under models/ (default: the first one; with none, an
                     untrained reference-size network at threshold 0)
@@ -74,52 +78,132 @@ interface Row {
   runtime: string;
   startMs: number;
   coldFirstRequestMs: number;
+  coldFirstPacketMs: number;
   warmMs: number;
   samplesPerSec: number;
   candidatesPerSec: number;
+  cpuMsPer1000Samples: number;
+  cacheHitMs: number;
+  healthzUnderLoad: { n: number; p50Ms: number; p99Ms: number; maxMs: number };
   bytesPerSample: number;
   keptRatio: number;
 }
+
+/** CPU seconds (user + system) of this process's descendant processes named `name`. */
+async function descendantsCpuSeconds(name: string): Promise<number> {
+  const ticks = 100; // USER_HZ on Linux
+  const procs = new Map<number, { ppid: number; comm: string; cpu: number }>();
+  for (const e of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(e)) continue;
+    const stat = await readFile(`/proc/${e}/stat`, 'utf8').catch(() => '');
+    const m = /^\d+ \((.*)\) \S+ (\d+)((?: \S+){9}) (\d+) (\d+)/.exec(stat);
+    if (m)
+      procs.set(Number(e), { comm: m[1]!, ppid: Number(m[2]), cpu: Number(m[4]) + Number(m[5]) });
+  }
+  let total = 0;
+  for (const [pid, p] of procs) {
+    if (!p.comm.startsWith(name)) continue;
+    for (let q = procs.get(pid)?.ppid; q && q > 1; q = procs.get(q)?.ppid) {
+      if (q === process.pid) {
+        total += p.cpu / ticks;
+        break;
+      }
+    }
+  }
+  return total;
+}
+
+const cpuSeconds = async (runtime: string) =>
+  runtime === 'node'
+    ? (() => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1e6;
+      })()
+    : descendantsCpuSeconds('workerd');
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+async function timedGet(url: string): Promise<{ ms: number; bytes: Uint8Array; res: Response }> {
+  const t = performance.now();
+  const res = await fetch(url);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const ms = performance.now() - t;
+  if (res.status !== 200) {
+    throw new Error(
+      `${url} answered ${res.status}: ${new TextDecoder().decode(bytes).slice(0, 300)}`,
+    );
+  }
+  return { ms, bytes, res };
+}
+
 const rows: Row[] = [];
 let networkId = '';
 for (const runtime of runtimes) {
   const t0 = performance.now();
-  const ep = await startLocalEndpoint({ modelDir, runtime, waitUntilLoaded: false });
+  const ep = await startLocalEndpoint({
+    modelDir,
+    runtime,
+    waitUntilLoaded: false,
+    log: () => undefined,
+    limits: { maxQueuedPackets: 16 },
+  });
   const startMs = performance.now() - t0;
   networkId = ep.networkId;
+  const base = ep.directUrl;
+  const packet = (seed: number, n = count) =>
+    `${base}/v1/packet?count=${n}&seed=${seed}&threshold=${threshold}`;
   try {
-    const t1 = performance.now();
-    const first = await fetch(`${ep.url}/v1/network`);
-    await first.arrayBuffer();
-    const coldFirstRequestMs = performance.now() - t1;
-    if (first.status !== 200) throw new Error(`${runtime}: /v1/network answered ${first.status}`);
-    // one warm-up packet (first run of every kernel), then the timed ones
-    await (
-      await fetch(`${ep.url}/v1/packet?count=64&seed=999&threshold=${threshold}`)
-    ).arrayBuffer();
+    const coldFirstRequestMs = (await timedGet(`${base}/v1/network`)).ms;
+    const coldFirstPacketMs = (await timedGet(packet(999, 64))).ms;
     const runs: { ms: number; bytes: number; generated: number }[] = [];
+    const cpu0 = await cpuSeconds(runtime);
     for (let r = 0; r < reps; r++) {
-      const t = performance.now();
-      const res = await fetch(
-        `${ep.url}/v1/packet?count=${count}&seed=${r + 1}&threshold=${threshold}`,
-      );
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      const ms = performance.now() - t;
-      if (res.status !== 200)
-        throw new Error(
-          `${runtime}: packet answered ${res.status}: ${new TextDecoder().decode(bytes).slice(0, 300)}`,
-        );
+      const { ms, bytes } = await timedGet(packet(r + 1));
       runs.push({ ms, bytes: bytes.length, generated: decodePacket(bytes).metadata.generated });
     }
+    const cpuMs = ((await cpuSeconds(runtime)) - cpu0) * 1000;
+    const hits: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const { ms, res } = await timedGet(packet(1));
+      if (res.headers.get('x-cache') !== 'hit')
+        throw new Error(`${runtime}: repeat was not a cache hit`);
+      hits.push(ms);
+    }
+    // /healthz while 6 packets (seeds not generated before) are in flight.
+    let inFlight = 6;
+    const big = Array.from({ length: 6 }, (_, i) =>
+      timedGet(packet(100 + i)).finally(() => {
+        inFlight--;
+      }),
+    );
+    const health: number[] = [];
+    while (inFlight > 0) {
+      health.push((await timedGet(`${base}/healthz`)).ms);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all(big);
     runs.sort((a, b) => a.ms - b.ms);
     const mid = runs[runs.length >> 1]!;
+    const samples = count * reps;
     rows.push({
       runtime,
       startMs,
       coldFirstRequestMs,
+      coldFirstPacketMs,
       warmMs: mid.ms,
       samplesPerSec: (count / mid.ms) * 1000,
       candidatesPerSec: (mid.generated / mid.ms) * 1000,
+      cpuMsPer1000Samples: (cpuMs / samples) * 1000,
+      cacheHitMs: pct(hits, 50),
+      healthzUnderLoad: {
+        n: health.length,
+        p50Ms: pct(health, 50),
+        p99Ms: pct(health, 99),
+        maxMs: Math.max(...health),
+      },
       bytesPerSample: mid.bytes / count,
       keptRatio: count / mid.generated,
     });
@@ -133,12 +217,13 @@ console.log(
   `\nbench:edge — network ${networkId}${synthetic ? ' (untrained, reference size)' : ''}, ${count}-sample packets, threshold ${threshold}, median of ${reps}`,
 );
 console.log(
-  '| runtime | start ms | cold first request ms | warm packet ms | samples/s | candidates/s | kept | bytes/sample |',
+  '| runtime | start ms | cold first request ms | cold first packet (64) ms | warm packet ms | samples/s | candidates/s | CPU ms / 1000 samples | cache hit ms | /healthz p50 / p99 / max ms (n) under 6 packets | kept |',
 );
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
+  const h = r.healthzUnderLoad;
   console.log(
-    `| ${r.runtime} | ${f(r.startMs)} | ${f(r.coldFirstRequestMs, 1)} | ${f(r.warmMs)} | ${f(r.samplesPerSec)} | ${f(r.candidatesPerSec)} | ${f(r.keptRatio * 100, 1)}% | ${f(r.bytesPerSample, 1)} |`,
+    `| ${r.runtime} | ${f(r.startMs)} | ${f(r.coldFirstRequestMs, 1)} | ${f(r.coldFirstPacketMs)} | ${f(r.warmMs)} | ${f(r.samplesPerSec)} | ${f(r.candidatesPerSec)} | ${f(r.cpuMsPer1000Samples)} | ${f(r.cacheHitMs, 1)} | ${f(h.p50Ms, 1)} / ${f(h.p99Ms, 1)} / ${f(h.maxMs, 1)} (${h.n}) | ${f(r.keptRatio * 100, 1)}% |`,
   );
 }
 console.log(

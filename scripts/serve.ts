@@ -1,7 +1,7 @@
 /**
- * npm run serve -- --network <id>[,<id>...] [--port 8787] [--runtime workerd|node] [--token T]
- *                  [--model-dir <dir>]
- * Serves each network on 127.0.0.1 (ports port, port+1, ...) until Ctrl-C. workerd runs
+ * npm run serve -- --network <id>[,<id>...] [--port 8787] [--host 127.0.0.1]
+ *                  [--runtime workerd|node] [--token T] [--cors ORIGINS] [--model-dir <dir>]
+ * Serves each network on --host (ports port, port+1, ...) until Ctrl-C. workerd runs
  * through wrangler's local dev runtime (no account, no network access); node uses the Node entry.
  */
 import { join } from 'node:path';
@@ -16,11 +16,16 @@ import { quietWrangler } from '../src/worker/workerd-local';
 
 const HELP = `npm run serve -- --network <id>[,<id>...] [flags]
 
-Serves each network on 127.0.0.1 (ports port, port+1, ...) until Ctrl-C.
+Serves each network on --host (ports port, port+1, ...) until Ctrl-C. One log line per
+request: request id, method, path, status, milliseconds.
 
   --network IDS     network folders under models/, comma-separated
   --model-dir DIR   serve this model folder instead
   --port N          first port (0 = any free port)             default: 8787
+  --host H          address to listen on (0.0.0.0: every interface; then set a token)
+                                                               default: 127.0.0.1
+  --cors ORIGINS    allow browsers on these origins (comma-separated, or *)
+                                                               default: off
   --runtime R       workerd (wrangler's local runtime) | node  default: workerd
   --token T         require "Authorization: Bearer T" (default: $AUTH_TOKEN, else open)`;
 
@@ -33,6 +38,19 @@ const Flags = z
       .optional(),
     modelDir: z.string().optional(),
     port: z.coerce.number().int().min(0).max(65535).default(8787),
+    host: z
+      .string()
+      .regex(/^[0-9A-Za-z.:-]{1,253}$/, 'host must be an address or a host name, e.g. 0.0.0.0')
+      .default('127.0.0.1'),
+    cors: z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      )
+      .optional(),
     runtime: z.enum(['workerd', 'node']).default('workerd'),
     token: z.string().min(1).optional(),
   })
@@ -46,7 +64,7 @@ runMain(async () => {
   const s = { type: 'string' } as const;
   const f = parseCli(
     process.argv.slice(2),
-    { network: s, 'model-dir': s, port: s, runtime: s, token: s },
+    { network: s, 'model-dir': s, port: s, host: s, runtime: s, token: s, cors: s },
     Flags,
     HELP,
   );
@@ -58,6 +76,11 @@ runMain(async () => {
   const problem = token ? tokenProblem(token) : undefined;
   if (problem) throw new CliError(`${f.token ? '--token' : 'AUTH_TOKEN'}: ${problem}`);
 
+  if (!token && !['127.0.0.1', 'localhost', '::1'].includes(f.host)) {
+    console.warn(
+      `warning: serving on ${f.host} without a token: anyone who can reach it can use it`,
+    );
+  }
   if (runtime === 'node') await initWasmBackend();
   const running: LocalEndpoint[] = [];
   for (const [i, modelDir] of dirs.entries()) {
@@ -65,6 +88,9 @@ runMain(async () => {
       modelDir,
       runtime,
       port: port === 0 ? 0 : port + i,
+      host: f.host,
+      log: (line) => console.log(line),
+      ...(f.cors?.length ? { corsOrigins: f.cors } : {}),
       ...(token ? { token } : {}),
     });
     running.push(ep);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { type ImageShape, ImageShapeSchema } from '../core/manifest';
+import { NetworkDescriptionReadSchema, type PacketRequest, packetPath } from '../core/api';
+import type { ImageShape } from '../core/manifest';
 import {
   decodePacket,
   maxPacketBytes,
@@ -36,20 +37,9 @@ export const MAX_NETWORK_CLASSES = 10_000;
 /** Largest packet ever read, whatever image shape and class count an endpoint claims. */
 export const MAX_PACKET_BYTES = 256 * 1024 * 1024;
 
-const DigestSchema = z.string().regex(/^[0-9a-f]{64}$/);
-const NetworkInfoSchema = z
-  .object({
-    networkId: z.string().min(1),
-    classes: z.array(z.number().int().nonnegative()).min(1).max(MAX_NETWORK_CLASSES),
-    modelDigest: DigestSchema.optional(),
-    digest: DigestSchema.optional(),
-    imageShape: ImageShapeSchema.optional(),
-    dataset: z.union([z.string(), z.object({ imageShape: ImageShapeSchema }).loose()]).optional(),
-    limits: z.object({ maxCount: z.number().int().positive().optional() }).loose().optional(),
-    maxCount: z.number().int().positive().optional(),
-    packetFormatVersion: z.number().int().optional(),
-  })
-  .loose();
+const NetworkInfoSchema = NetworkDescriptionReadSchema.extend({
+  classes: z.array(z.number().int().nonnegative()).min(1).max(MAX_NETWORK_CLASSES),
+});
 
 export async function fetchNetworkInfo(
   endpoint: Endpoint,
@@ -101,24 +91,7 @@ export async function fetchNetworkInfo(
   };
 }
 
-export interface PacketRequest {
-  count: number;
-  seed: number;
-  threshold: number;
-  classes?: readonly number[] | undefined;
-  generator?: string | undefined;
-}
-
-export function packetPath(r: PacketRequest): string {
-  const q = new URLSearchParams({
-    count: String(r.count),
-    seed: String(r.seed),
-    threshold: String(r.threshold),
-  });
-  if (r.classes?.length) q.set('classes', r.classes.join(','));
-  if (r.generator) q.set('generator', r.generator);
-  return `/v1/packet?${q.toString()}`;
-}
+export { type PacketRequest, packetPath };
 
 /**
  * Check one decoded packet against what we asked for and what `/v1/network` said. Throws an

@@ -57,6 +57,27 @@ export class BudgetExhaustedError extends Error {
   }
 }
 
+/** The caller stopped the work (e.g. the client went away): thrown between batches. */
+export class SamplingAbortedError extends Error {
+  override name = 'SamplingAbortedError';
+  constructor(readonly generated: number) {
+    super(`sampling stopped after ${generated} candidates: the request was aborted`);
+  }
+}
+
+/**
+ * Optional control of a long run; none of it touches the RNG or the batches, so the output
+ * bytes are the same with or without it.
+ */
+export interface SampleControl {
+  /** Checked before every batch: once aborted, sampling throws SamplingAbortedError. */
+  signal?: AbortSignal | undefined;
+  /** Awaited after every batch, e.g. to yield to the event loop so other requests are served. */
+  afterBatch?:
+    | ((progress: { generated: number; kept: number }) => void | Promise<void>)
+    | undefined;
+}
+
 /** Quota per class id: `count` split evenly over `classes`, remainder to the first ones. */
 export function quotas(count: number, classes: readonly number[]): Map<number, number> {
   const sorted = [...classes].sort((a, b) => a - b);
@@ -68,13 +89,15 @@ export function quotas(count: number, classes: readonly number[]): Map<number, n
  * Generate candidates in seeded batches, label them with the classifier, keep those whose
  * max soft label >= threshold (and whose class still has quota) until `count` are kept.
  * Deterministic for (network, generator, params): one RNG stream, fixed batch size.
- * Throws BudgetExhaustedError rather than return fewer than `count` samples.
+ * Throws BudgetExhaustedError rather than return fewer than `count` samples, and
+ * SamplingAbortedError once `control.signal` is aborted (checked between batches).
  */
 export async function sampleFiltered(
   net: LoadedNetwork,
   generator: GeneratorPlugin,
   params: SampleParams,
   limits: SamplingLimits = DEFAULT_SAMPLING_LIMITS,
+  control: SampleControl = {},
 ): Promise<SampleSet> {
   const { manifest } = net;
   const [h, w, c] = manifest.dataset.imageShape;
@@ -101,6 +124,7 @@ export async function sampleFiltered(
   };
 
   while (kept < params.count) {
+    if (control.signal?.aborted) throw new SamplingAbortedError(generated);
     if (generated >= budget) throw exhausted();
     const n = Math.min(limits.batchSize, budget - generated);
     const open = wanted();
@@ -139,6 +163,7 @@ export async function sampleFiltered(
       const projected = kept + (kept / generated) * (budget - generated);
       if (projected < params.count) throw exhausted();
     }
+    await control.afterBatch?.({ generated, kept });
   }
   return { images, softLabels, kept, generated, perClass: perClass(), predicted };
 

@@ -1,7 +1,10 @@
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import { bearerAuth } from './auth';
+import type { ResponseCache } from './cache';
 import type { Endpoint } from './endpoint';
 import { apiError, notFound, onError } from './errors';
+import { openApiDocument } from './openapi';
 import { healthRoutes } from './routes/health';
 import { networkRoutes } from './routes/network';
 import { packetRoutes } from './routes/packet';
@@ -9,7 +12,13 @@ import { previewRoutes } from './routes/preview';
 
 /** Hono variables every route may read. */
 export interface AppEnv {
-  Variables: { endpoint: Endpoint };
+  Variables: {
+    endpoint: Endpoint;
+    /** Whether this environment has a token: seeded responses are then private. */
+    tokenRequired: boolean;
+    /** Where seeded packets and previews are kept; none: made on every request. */
+    cache: ResponseCache | undefined;
+  };
 }
 
 export interface AppOptions {
@@ -20,9 +29,31 @@ export interface AppOptions {
   endpoint: (env: unknown) => Promise<Endpoint>;
   /** The bearer token this environment requires; none (undefined or '') leaves it open. */
   token: (env: unknown) => string | undefined;
+  /** Cache of seeded packets and previews (Worker: `caches.default`; Node: in memory). */
+  cache?: ResponseCache | undefined;
+  /**
+   * Origins allowed to call from a browser (CORS), or ['*']; none (the default): no CORS
+   * headers, browsers on other origins are refused.
+   */
+  corsOrigins?: (env: unknown) => string[] | undefined;
+  /** Where the one line per request goes (default: console.log). */
+  log?: (line: string) => void;
 }
 
-const ROUTES = ['/healthz', '/v1/network', '/v1/packet', '/v1/preview.png'];
+const ROUTES = ['/healthz', '/v1/network', '/v1/packet', '/v1/preview.png', '/v1/openapi.json'];
+
+/** Headers a browser client may read: ETag, the packet's, the cache's, Retry-After. */
+const EXPOSED = [
+  'ETag',
+  'Content-Location',
+  'Retry-After',
+  'X-Cache',
+  'X-Packet-Seed',
+  'X-Packet-Kept',
+  'X-Packet-Generated',
+  'X-Preview-Rows',
+  'X-Request-Id',
+];
 
 /** The runtime-neutral app: the Worker entry and the Node entry both serve it. */
 export function createApp(opts: AppOptions): Hono<AppEnv> {
@@ -42,10 +73,41 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     }
   };
 
+  const log = opts.log ?? ((line: string) => console.log(line));
+  // One line per request: id (Cloudflare's ray id where there is one), method, path, status, ms.
+  // In a deployed Worker the clock only moves on I/O, so ms is wall time to the response.
+  app.use('*', async (c, next) => {
+    const id = c.req.header('cf-ray') ?? crypto.randomUUID();
+    const t0 = Date.now();
+    await next();
+    c.res.headers.set('x-request-id', id);
+    const cache = c.res.headers.get('x-cache');
+    log(
+      `${id} ${c.req.method} ${c.req.path} ${c.res.status} ${Date.now() - t0}ms${cache ? ` cache=${cache}` : ''}`,
+    );
+  });
+  app.use('*', async (c, next) => {
+    const origins = opts.corsOrigins?.(c.env);
+    if (!origins?.length) return next();
+    return cors({
+      origin: origins.includes('*') ? '*' : origins,
+      allowMethods: ['GET', 'HEAD', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'If-None-Match'],
+      exposeHeaders: EXPOSED,
+      maxAge: 86400,
+    })(c, next);
+  });
   app.route('/', healthRoutes(load));
+  const doc = JSON.stringify(openApiDocument());
+  app.get('/v1/openapi.json', (c) => {
+    c.header('cache-control', 'no-cache');
+    return c.body(doc, 200, { 'content-type': 'application/json; charset=utf-8' });
+  });
   app.use('/v1/*', bearerAuth(opts.token), async (c, next) => {
     if (ROUTES.includes(c.req.path) && (c.req.method === 'GET' || c.req.method === 'HEAD')) {
       c.set('endpoint', await load(c.env));
+      c.set('tokenRequired', Boolean(opts.token(c.env)));
+      c.set('cache', opts.cache);
     }
     await next();
   });

@@ -1,9 +1,11 @@
+import type { NetworkDescription } from '../core/api';
 import { builtinGenerators, DEFAULT_GENERATOR, type GeneratorRegistry } from '../core/generators';
 import { sha256Hex } from '../core/manifest';
 import type { LoadedNetwork } from '../core/model-folder';
 import { encodePacket, PACKET_FORMAT_VERSION, type PacketMetadata } from '../core/packet';
 import { type SampleParams, type SampleSet, sampleFiltered } from '../core/sampling';
 import { DEFAULT_LIMITS, type Limits } from './limits';
+import { createScheduler, type Scheduler, yieldToEventLoop } from './scheduler';
 
 /** Bumped when the same inputs would give different packet bytes: part of every ETag. */
 export const ENDPOINT_VERSION = 1;
@@ -15,17 +17,28 @@ export interface Endpoint {
   limits: Limits;
   /** Which conv kernels run ('fast' or 'stock'): they may change the last bits of outputs. */
   kernels: string;
+  /** Bounds and orders this endpoint's packet work (limits.maxConcurrentPackets/maxQueuedPackets). */
+  scheduler: Scheduler;
 }
 
 export function createEndpoint(
   net: LoadedNetwork,
-  opts: { limits?: Partial<Limits>; generators?: GeneratorRegistry; kernels?: string } = {},
+  opts: {
+    limits?: Partial<Limits> | undefined;
+    generators?: GeneratorRegistry;
+    kernels?: string;
+  } = {},
 ): Endpoint {
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   return {
     net,
     generators: opts.generators ?? builtinGenerators(),
-    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    limits,
     kernels: opts.kernels ?? 'stock',
+    scheduler: createScheduler({
+      concurrency: limits.maxConcurrentPackets,
+      maxQueued: limits.maxQueuedPackets,
+    }),
   };
 }
 
@@ -33,20 +46,27 @@ export interface PacketParams extends SampleParams {
   generator: string;
 }
 
-let queue: Promise<unknown> = Promise.resolve();
-
-/** Run generation jobs one at a time: tfjs state is global and the output must not interleave. */
-export function serialized<T>(job: () => Promise<T>): Promise<T> {
-  const run = queue.then(job, job);
-  queue = run.catch(() => undefined);
-  return run;
-}
-
-/** Samples for a request, generated under the global lock. */
-export function generate(ep: Endpoint, p: PacketParams): Promise<SampleSet> {
+/**
+ * Samples for a request, once the endpoint's scheduler gives it a slot (503 when its queue is
+ * full). Yields to the event loop after every batch, so other requests are answered while it
+ * runs (jobs interleave batch by batch; each has its own RNG, so the bytes do not change), and
+ * stops at the next batch once `signal` aborts (the client went away).
+ */
+export function generate(ep: Endpoint, p: PacketParams, signal?: AbortSignal): Promise<SampleSet> {
   const plugin = ep.generators.get(p.generator);
   if (!plugin) throw new Error(`generator ${p.generator} is not registered`);
-  return serialized(() => sampleFiltered(ep.net, plugin, p, ep.limits));
+  const { scheduler } = ep;
+  return scheduler.run(
+    () =>
+      sampleFiltered(ep.net, plugin, p, ep.limits, {
+        signal,
+        afterBatch: () => {
+          scheduler.batchDone();
+          return yieldToEventLoop();
+        },
+      }),
+    signal,
+  );
 }
 
 /** Strong ETag of the packet these parameters produce: known before generating it. */
@@ -72,8 +92,9 @@ export async function packetEtag(ep: Endpoint, p: PacketParams): Promise<string>
 export async function buildPacket(
   ep: Endpoint,
   p: PacketParams,
+  signal?: AbortSignal,
 ): Promise<{ bytes: Uint8Array; metadata: PacketMetadata }> {
-  const set = await generate(ep, p);
+  const set = await generate(ep, p, signal);
   const { manifest } = ep.net;
   const metadata: PacketMetadata = {
     formatVersion: PACKET_FORMAT_VERSION,
@@ -98,7 +119,7 @@ export async function buildPacket(
 }
 
 /** The public part of the manifest, as `GET /v1/network` returns it. */
-export function publicNetwork(ep: Endpoint) {
+export function publicNetwork(ep: Endpoint): NetworkDescription {
   const m = ep.net.manifest;
   return {
     networkId: m.networkId,

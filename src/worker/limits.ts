@@ -1,3 +1,4 @@
+import { MAX_PACKET_COUNT, MAX_PREVIEW_COUNT } from '../core/api';
 import { DEFAULT_SAMPLING_LIMITS, type SamplingLimits } from '../core/sampling';
 
 /** Per-request bounds of an endpoint; published by `GET /v1/network`. */
@@ -11,13 +12,19 @@ export interface Limits extends SamplingLimits {
   /** Largest `count` of a preview image, and its default. */
   maxPreviewCount: number;
   defaultPreviewCount: number;
+  /** Packet/preview generations running at once; they interleave batch by batch. */
+  maxConcurrentPackets: number;
+  /** Packet/preview requests waiting for a slot; one more is answered 503 + Retry-After. */
+  maxQueuedPackets: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  maxCount: 1024,
+  maxCount: MAX_PACKET_COUNT,
   defaultCount: 256,
   defaultThreshold: 0.9,
   ...DEFAULT_SAMPLING_LIMITS,
-  maxPreviewCount: 256,
+  maxPreviewCount: MAX_PREVIEW_COUNT,
   defaultPreviewCount: 64,
+  maxConcurrentPackets: 1,
+  maxQueuedPackets: 8,
 };

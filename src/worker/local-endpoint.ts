@@ -1,3 +1,4 @@
+import type { Limits } from './limits';
 import { startNodeEndpoint } from './node-entry';
 import { startWorkerdEndpoint } from './workerd-local';
 
@@ -10,8 +11,16 @@ export interface LocalEndpointOptions {
   runtime?: EndpointRuntime;
   /** 0 or absent: a free port. */
   port?: number;
+  /** Address to listen on (default 127.0.0.1; 0.0.0.0 for every interface). */
+  host?: string;
+  /** Origins allowed by CORS, or ['*']; absent: no CORS (the Worker's CORS_ORIGINS var). */
+  corsOrigins?: string[];
+  /** Node only: where the per-request log lines go (default: nowhere; `npm run serve` prints them). */
+  log?: (line: string) => void;
   /** Bearer token the endpoint requires; absent: open. */
   token?: string;
+  /** Packet queue bounds (the Worker's MAX_CONCURRENT_PACKETS / MAX_QUEUED_PACKETS vars). */
+  limits?: Pick<Partial<Limits>, 'maxConcurrentPackets' | 'maxQueuedPackets'>;
   /**
    * workerd only: wait until /healthz answers with the network loaded (default true);
    * false resolves as soon as workerd listens (the first request then loads the network).
@@ -22,6 +31,11 @@ export interface LocalEndpointOptions {
 export interface LocalEndpoint {
   /** Base URL, e.g. http://127.0.0.1:8787 (no trailing slash). */
   url: string;
+  /**
+   * The runtime's own socket: the same as `url` for node; for workerd, workerd itself without
+   * wrangler's dev proxy in front (which does not pass on a client's disconnect).
+   */
+  directUrl: string;
   networkId: string;
   runtime: EndpointRuntime;
   stop: () => Promise<void>;
@@ -38,14 +52,27 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
     const ep = await startNodeEndpoint({
       modelDir: opts.modelDir,
       port: opts.port ?? 0,
+      host: opts.host,
       token: opts.token,
+      limits: opts.limits,
+      corsOrigins: opts.corsOrigins,
+      log: opts.log ?? (() => undefined),
     });
-    return { url: ep.url, networkId: ep.endpoint.net.manifest.networkId, runtime, stop: ep.stop };
+    return {
+      url: ep.url,
+      directUrl: ep.url,
+      networkId: ep.endpoint.net.manifest.networkId,
+      runtime,
+      stop: ep.stop,
+    };
   }
   const ep = await startWorkerdEndpoint({
     modelDir: opts.modelDir,
     port: opts.port ?? 0,
+    host: opts.host,
     token: opts.token,
+    limits: opts.limits,
+    corsOrigins: opts.corsOrigins,
     waitUntilLoaded: opts.waitUntilLoaded ?? true,
   });
   return { ...ep, runtime };

@@ -12,3 +12,10 @@ declare module 'ks-model-bundle' {
   const bundle: { networkId: string; files: Record<string, ArrayBuffer> };
   export default bundle;
 }
+
+/** The optional secret (`wrangler secret put AUTH_TOKEN`): not in wrangler.toml, so not typed by `wrangler types`. */
+declare namespace Cloudflare {
+  interface Env {
+    AUTH_TOKEN?: string;
+  }
+}

@@ -4,7 +4,9 @@ import { folderReader } from '../node/fs-atomic';
 import { initWasmBackend } from '../node/wasm-backend';
 import { createApp } from './app';
 import { tokenProblem } from './auth';
+import { memoryCache } from './cache';
 import { createEndpoint, type Endpoint } from './endpoint';
+import type { Limits } from './limits';
 
 /**
  * The Node entry (the embedded default): the same Hono app as the Worker, on the tfjs wasm
@@ -13,9 +15,18 @@ import { createEndpoint, type Endpoint } from './endpoint';
 export interface NodeEndpointOptions {
   modelDir: string;
   port?: number;
-  host?: string;
+  /** Address to listen on (default 127.0.0.1); 0.0.0.0 or :: listens on every interface. */
+  host?: string | undefined;
   /** Bearer token; none leaves the endpoint open. */
   token?: string | undefined;
+  /** Origins allowed by CORS, or ['*']; none (the default): no CORS headers. */
+  corsOrigins?: string[] | undefined;
+  /** Where the one line per request goes (default: console.log). */
+  log?: ((line: string) => void) | undefined;
+  /** Bytes of seeded packets/previews kept in memory (default 64 MiB; 0: no cache). */
+  cacheBytes?: number | undefined;
+  /** Overrides of the default limits (e.g. the packet queue's bound). */
+  limits?: Partial<Limits> | undefined;
 }
 
 /** Load and verify the network (throws ModelFolderError naming a bad file), then listen. */
@@ -27,8 +38,16 @@ export async function startNodeEndpoint(
   await initWasmBackend();
   const endpoint = createEndpoint(await loadNetwork(folderReader(opts.modelDir)), {
     kernels: 'fast',
+    limits: opts.limits,
   });
-  const app = createApp({ endpoint: async () => endpoint, token: () => opts.token });
+  const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
+  const app = createApp({
+    endpoint: async () => endpoint,
+    token: () => opts.token,
+    cache: cacheBytes > 0 ? memoryCache({ maxBytes: cacheBytes }) : undefined,
+    corsOrigins: () => opts.corsOrigins,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   const host = opts.host ?? '127.0.0.1';
   const { server, port } = await new Promise<{ server: ServerType; port: number }>(
     (resolve, reject) => {
@@ -39,7 +58,7 @@ export async function startNodeEndpoint(
     },
   );
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${localName(host)}:${port}`,
     endpoint,
     stop: () =>
       new Promise<void>((resolve) => {
@@ -47,4 +66,11 @@ export async function startNodeEndpoint(
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
   };
+}
+
+/** A name this machine reaches a server on `host` by (the wildcard addresses are not). */
+function localName(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }

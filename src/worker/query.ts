@@ -1,58 +1,10 @@
-import { z } from 'zod';
-import { MAX_SEED } from '../core/rng';
+import type { z } from 'zod';
+import { type PacketQuery, PacketQuerySchema, PreviewQuerySchema } from '../core/api';
 import type { Endpoint, PacketParams } from './endpoint';
 import { defaultGenerator } from './endpoint';
 import { apiError, type Issue, toIssues } from './errors';
-import { DEFAULT_LIMITS } from './limits';
 
-const uint = (what: string) =>
-  z
-    .string()
-    .regex(/^\d{1,10}$/, `${what} must be a non-negative integer (decimal digits)`)
-    .transform(Number);
-
-const fraction = z
-  .string()
-  .regex(/^(?:\d{1,3}(?:\.\d{1,12})?|\.\d{1,12})$/, 'threshold must be a decimal number in 0..1')
-  .transform(Number)
-  .pipe(z.number().min(0, 'threshold must be >= 0').max(1, 'threshold must be <= 1'));
-
-const classList = z
-  .string()
-  .regex(/^\d{1,6}(?:,\d{1,6}){0,255}$/, 'classes must be comma-separated class ids, e.g. 1,3')
-  .transform((s) => s.split(',').map(Number))
-  .refine((a) => new Set(a).size === a.length, 'classes must not repeat a class id');
-
-const generatorName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'generator must be a generator name, e.g. vae');
-
-function countIn(max: number) {
-  return uint('count').pipe(
-    z.number().min(1, 'count must be >= 1').max(max, `count must be <= ${max}`),
-  );
-}
-
-const common = {
-  seed: uint('seed').pipe(z.number().max(MAX_SEED, `seed must be <= ${MAX_SEED} (uint32)`)),
-  threshold: fraction,
-  classes: classList,
-  generator: generatorName,
-};
-
-/** `GET /v1/packet` query: every key optional, unknown keys refused, repeated keys refused. */
-export const PacketQuerySchema = z
-  .object({ ...common, count: countIn(DEFAULT_LIMITS.maxCount) })
-  .partial()
-  .strict();
-
-/** `GET /v1/preview.png` query. */
-export const PreviewQuerySchema = z
-  .object({ ...common, count: countIn(DEFAULT_LIMITS.maxPreviewCount) })
-  .partial()
-  .strict();
-
-export type PacketQuery = z.infer<typeof PacketQuerySchema>;
+export { PacketQuerySchema, PreviewQuerySchema };
 
 /** The validator hook: a zod failure becomes the API's 400. */
 export function onInvalid(result: { success: boolean; error?: { issues: z.core.$ZodIssue[] } }) {

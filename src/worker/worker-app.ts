@@ -2,6 +2,8 @@ import type { ExecutionContext } from 'hono';
 import { loadNetwork } from '../core/model-folder';
 import { createApp } from './app';
 import { initWorkerdBackend } from './backend-workerd';
+import { edgeCache } from './cache';
+import { corsOriginsFromVars, endpointVars, limitsFromVars } from './config';
 import { createEndpoint, type Endpoint } from './endpoint';
 
 export interface ModelBundle {
@@ -20,21 +22,30 @@ export interface WorkerHandler {
 
 export function createWorker(bundle: ModelBundle): WorkerHandler {
   let endpoint: Promise<Endpoint> | undefined;
-  const load = async (): Promise<Endpoint> => {
+  const load = async (env: unknown): Promise<Endpoint> => {
+    const limits = limitsFromVars(endpointVars(env));
     await initWorkerdBackend();
     const net = await loadNetwork(async (path) => {
       const bytes = bundle.files[path];
       if (!bytes) throw new Error(`${path} is not in the Worker bundle`);
       return new Uint8Array(bytes);
     });
-    return createEndpoint(net, { kernels: 'fast' });
+    return createEndpoint(net, { kernels: 'fast', limits });
   };
   const app = createApp({
-    endpoint: () => {
-      endpoint ??= load();
+    endpoint: (env) => {
+      endpoint ??= load(env);
       return endpoint;
     },
     token: (env) => (env as Partial<Env> | undefined)?.AUTH_TOKEN || undefined,
+    cache: edgeCache(),
+    corsOrigins: (env) => {
+      try {
+        return corsOriginsFromVars(endpointVars(env));
+      } catch {
+        return undefined; // a bad setting answers 503 from the endpoint loader
+      }
+    },
   });
   return { fetch: (request, env, ctx) => app.fetch(request, env, ctx) };
 }

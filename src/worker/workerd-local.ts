@@ -1,3 +1,4 @@
+import type { Limits } from './limits';
 import { prepareWorkerBundle } from './worker-bundle';
 
 /** Keep wrangler off the network in everything that starts it. */
@@ -14,18 +15,44 @@ export function quietWrangler(): void {
 export async function startWorkerdEndpoint(opts: {
   modelDir: string;
   port?: number;
+  host?: string | undefined;
   token?: string | undefined;
+  corsOrigins?: string[] | undefined;
+  /** Packet queue bounds, passed as the Worker's vars. */
+  limits?: Pick<Partial<Limits>, 'maxConcurrentPackets' | 'maxQueuedPackets'> | undefined;
   /** Wait for /healthz (loads the network); false returns as soon as workerd listens. */
   waitUntilLoaded?: boolean;
-}): Promise<{ url: string; networkId: string; stop: () => Promise<void> }> {
+}): Promise<{ url: string; directUrl: string; networkId: string; stop: () => Promise<void> }> {
   quietWrangler();
   const bundle = await prepareWorkerBundle(opts.modelDir);
-  const { unstable_startWorker } = await import('wrangler');
-  const worker = await unstable_startWorker({
+  const { unstable_DevEnv } = await import('wrangler');
+  // unstable_startWorker with one tap: the address of workerd's own socket, behind wrangler's
+  // proxy worker (which neither forwards a client's disconnect nor is needed to serve).
+  const devEnv = new unstable_DevEnv();
+  let reported: (url: string) => void = () => undefined;
+  const direct = new Promise<string>((resolve) => {
+    reported = resolve;
+  });
+  const dispatch = devEnv.dispatch.bind(devEnv);
+  devEnv.dispatch = (event) => {
+    if (event.type === 'reloadComplete') {
+      const u = event.proxyData.userWorkerUrl;
+      reported(`${u.protocol}//${u.hostname}:${u.port}`);
+    }
+    dispatch(event);
+  };
+  const worker = await devEnv.startWorker({
     config: bundle.configPath,
-    bindings: opts.token ? { AUTH_TOKEN: { type: 'secret_text', value: opts.token } } : {},
+    bindings: {
+      ...(opts.token ? { AUTH_TOKEN: { type: 'secret_text', value: opts.token } } : {}),
+      ...vars({
+        MAX_CONCURRENT_PACKETS: opts.limits?.maxConcurrentPackets,
+        MAX_QUEUED_PACKETS: opts.limits?.maxQueuedPackets,
+        CORS_ORIGINS: opts.corsOrigins?.join(','),
+      }),
+    },
     dev: {
-      server: { hostname: '127.0.0.1', port: opts.port ?? 0 },
+      server: { hostname: opts.host ?? '127.0.0.1', port: opts.port ?? 0 },
       inspector: false,
       watch: false,
       remote: false,
@@ -37,15 +64,34 @@ export async function startWorkerdEndpoint(opts: {
   try {
     await worker.ready;
     const url = (await worker.url).origin;
-    if (opts.waitUntilLoaded === false) return { url, networkId: bundle.networkId, stop };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const directUrl = await Promise.race([
+      direct,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error('wrangler did not report the address of workerd')),
+          30_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (opts.waitUntilLoaded === false)
+      return { url, directUrl, networkId: bundle.networkId, stop };
     const res = await fetch(`${url}/healthz`);
     if (res.status !== 200) {
       const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
       throw new Error(body.error?.message ?? `healthz answered ${res.status}`);
     }
-    return { url, networkId: bundle.networkId, stop };
+    return { url, directUrl, networkId: bundle.networkId, stop };
   } catch (e) {
     await stop().catch(() => undefined);
     throw e;
   }
+}
+
+function vars(v: Record<string, number | string | undefined>) {
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, value]) => value !== undefined)
+      .map(([k, value]) => [k, { type: 'plain_text' as const, value: String(value) }]),
+  );
 }

@@ -63,7 +63,9 @@ describe('edge endpoint in workerd', () => {
     expect(Buffer.from(await n.arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
     const c = await get(q, { headers: { 'if-none-match': etag! } });
     expect(c.status).toBe(304);
-    expect(c.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    // A token guards this network: never a public cache entry (a shared cache would leak it).
+    expect(c.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
+    expect(c.headers.get('vary')).toBe('Authorization');
   });
 
   it('serves class-prior packets with quotas and a PNG preview', async () => {

@@ -2,7 +2,10 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app';
 import type { Endpoint } from '../endpoint';
 
-/** `GET /healthz`: open even when a token is set; 503 when the network failed to load. */
+/**
+ * `GET /healthz`: open even when a token is set; 503 when the network failed to load. `load`
+ * is the packet scheduler's state (running, queued, counters): never blocked by generation.
+ */
 export function healthRoutes(load: (env: unknown) => Promise<Endpoint>) {
   return new Hono<AppEnv>().get('/healthz', async (c) => {
     const ep = await load(c.env);
@@ -10,6 +13,7 @@ export function healthRoutes(load: (env: unknown) => Promise<Endpoint>) {
       status: 'ok',
       networkId: ep.net.manifest.networkId,
       modelDigest: ep.net.digest,
+      load: ep.scheduler.stats(),
     });
   });
 }

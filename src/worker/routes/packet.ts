@@ -1,13 +1,14 @@
 import { zValidator } from '@hono/zod-validator';
 import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { packetPath } from '../../core/api';
 import { PACKET_MEDIA_TYPE } from '../../core/packet';
-import { BudgetExhaustedError } from '../../core/sampling';
+import { BudgetExhaustedError, SamplingAbortedError } from '../../core/sampling';
 import type { AppEnv } from '../app';
-import { buildPacket, type PacketParams, packetEtag } from '../endpoint';
+import { cachedResponse, immutableHeaders } from '../cache';
+import { buildPacket, packetEtag } from '../endpoint';
 import { apiError } from '../errors';
 import { onInvalid, PacketQuerySchema, randomSeed, resolveParams } from '../query';
-
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** Whether an If-None-Match header matches a strong ETag. */
 export function etagMatches(header: string | undefined, etag: string): boolean {
@@ -18,24 +19,25 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
     .some((t) => t === '*' || t === etag);
 }
 
-/** The query that reproduces a packet, seed included. */
-export function canonicalQuery(p: PacketParams): string {
-  const q = new URLSearchParams({
-    count: String(p.count),
-    seed: String(p.seed),
-    threshold: String(p.threshold),
-    generator: p.generator,
-  });
-  if (p.classes) q.set('classes', [...p.classes].sort((a, b) => a - b).join(','));
-  return q.toString();
-}
-
-/** Budget exhaustion is the request's fault (threshold/classes too demanding): 422. */
-export function budgetError(e: unknown): never {
-  if (e instanceof BudgetExhaustedError) {
-    throw apiError(422, 'budget_exhausted', e.message, { detail: { detail: e.detail } });
-  }
-  throw e;
+/**
+ * Errors of a generation as API errors. Budget exhaustion is the request's fault
+ * (threshold/classes too demanding): 422. A request aborted by its client (it went away while
+ * waiting or generating) gets 499, which nobody reads but the log line.
+ */
+export function generationError(signal: AbortSignal | undefined) {
+  return (e: unknown): never => {
+    if (e instanceof BudgetExhaustedError) {
+      throw apiError(422, 'budget_exhausted', e.message, { detail: { detail: e.detail } });
+    }
+    if (e instanceof SamplingAbortedError || signal?.aborted) {
+      throw apiError(
+        499 as ContentfulStatusCode,
+        'client_closed_request',
+        'the request was aborted by its client',
+      );
+    }
+    throw e;
+  };
 }
 
 /** `GET /v1/packet`: a safetensors knowledge packet of exactly `count` kept samples. */
@@ -51,24 +53,33 @@ export const packetRoutes = new Hono<AppEnv>().get(
       randomSeed,
     );
     const etag = await packetEtag(ep, p);
-    const cache = p.seedGiven ? IMMUTABLE : 'no-store';
     const headers: Record<string, string> = {
       etag,
-      'cache-control': cache,
+      ...(p.seedGiven ? immutableHeaders(c.get('tokenRequired')) : { 'cache-control': 'no-store' }),
       'x-packet-seed': String(p.seed),
-      'content-location': `/v1/packet?${canonicalQuery(p)}`,
+      'content-location': packetPath(p),
     };
     if (etagMatches(c.req.header('if-none-match'), etag)) {
       return c.body(null, 304, headers);
     }
-    const { bytes, metadata } = await buildPacket(ep, p).catch(budgetError);
-    const name = `${metadata.networkId}-${p.generator}-n${p.count}-t${p.threshold}-s${p.seed}.safetensors`;
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
-      ...headers,
-      'content-type': PACKET_MEDIA_TYPE,
-      'content-disposition': `attachment; filename="${name}"`,
-      'x-packet-generated': String(metadata.generated),
-      'x-packet-kept': String(metadata.kept),
-    });
+    const signal = c.req.raw.signal;
+    const make = async () => {
+      const { bytes, metadata } = await buildPacket(ep, p, signal).catch(generationError(signal));
+      const name = `${metadata.networkId}-${p.generator}-n${p.count}-t${p.threshold}-s${p.seed}.safetensors`;
+      return {
+        body: bytes,
+        headers: {
+          'content-type': PACKET_MEDIA_TYPE,
+          'content-disposition': `attachment; filename="${name}"`,
+          'x-packet-generated': String(metadata.generated),
+          'x-packet-kept': String(metadata.kept),
+        },
+      };
+    };
+    if (p.seedGiven) {
+      return cachedResponse(c, c.get('cache'), `/v1/packet/${etag.slice(1, -1)}`, headers, make);
+    }
+    const made = await make();
+    return c.body(made.body as Uint8Array<ArrayBuffer>, 200, { ...made.headers, ...headers });
   },
 );

@@ -3,9 +3,10 @@ import { Hono } from 'hono';
 import { encodePng } from '../../core/png';
 import type { SampleSet } from '../../core/sampling';
 import type { AppEnv } from '../app';
+import { cachedResponse, immutableHeaders } from '../cache';
 import { generate, packetEtag } from '../endpoint';
 import { onInvalid, PreviewQuerySchema, randomSeed, resolveParams } from '../query';
-import { budgetError, etagMatches } from './packet';
+import { etagMatches, generationError } from './packet';
 
 const PAD = 2;
 const MAX_COLUMNS = 16;
@@ -71,22 +72,32 @@ export const previewRoutes = new Hono<AppEnv>().get(
     const etag = `"png-${(await packetEtag(ep, p)).slice(1)}`;
     const headers: Record<string, string> = {
       etag,
-      'cache-control': p.seedGiven ? 'public, max-age=31536000, immutable' : 'no-store',
+      ...(p.seedGiven ? immutableHeaders(c.get('tokenRequired')) : { 'cache-control': 'no-store' }),
       'x-packet-seed': String(p.seed),
     };
     if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
-    const set = await generate(ep, p).catch(budgetError);
-    const columns = Math.min(MAX_COLUMNS, Math.max(1, Math.ceil(Math.sqrt(p.count))));
-    const { png, rows } = previewGrid(
-      set,
-      ep.net.manifest.dataset.imageShape,
-      ep.net.manifest.classes,
-      columns,
-    );
-    return c.body(png as Uint8Array<ArrayBuffer>, 200, {
-      ...headers,
-      'content-type': 'image/png',
-      'x-preview-rows': rows,
-    });
+    const signal = c.req.raw.signal;
+    const make = async () => {
+      const set = await generate(ep, p, signal).catch(generationError(signal));
+      const columns = Math.min(MAX_COLUMNS, Math.max(1, Math.ceil(Math.sqrt(p.count))));
+      const { png, rows } = previewGrid(
+        set,
+        ep.net.manifest.dataset.imageShape,
+        ep.net.manifest.classes,
+        columns,
+      );
+      return { body: png, headers: { 'content-type': 'image/png', 'x-preview-rows': rows } };
+    };
+    if (p.seedGiven) {
+      return cachedResponse(
+        c,
+        c.get('cache'),
+        `/v1/preview.png/${etag.slice(1, -1)}`,
+        headers,
+        make,
+      );
+    }
+    const made = await make();
+    return c.body(made.body as Uint8Array<ArrayBuffer>, 200, { ...made.headers, ...headers });
   },
 );
