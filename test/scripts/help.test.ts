@@ -7,6 +7,10 @@ const commands = [
   ['bench-kernels.ts', 'npm run bench:kernels'],
   ['sweep-finetune.ts', 'npm run sweep:finetune'],
   ['start.ts', 'npm start'],
+  ['finetune.ts', 'npm run finetune'],
+  ['audit.ts', 'npm run audit'],
+  ['prepare-fashion-mnist.ts', 'npm run data:fashion-mnist'],
+  ['export-image-folder.ts', 'npm run data:image-folder'],
 ] as const;
 
 describe('--help', () => {
