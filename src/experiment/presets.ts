@@ -41,14 +41,8 @@ export const PAPER: ExperimentConfig = {
   // artefacts (15 epochs did worse than 5, and 5 worse than 3, on repeat 1's networks); the
   // target keeps the first two conv layers it learned on real images, and a 1-pixel random
   // shift keeps it from fitting exact generated strokes. docs/RESULTS.md has the comparison.
-  finetune: {
-    epochs: 3,
-    batchSize: 64,
-    learningRate: 1e-3,
-    finalFraction: 0.05,
-    frozenLayers: ['conv1', 'conv2'],
-    shiftPixels: 1,
-  },
+  // That schedule is the client's default recipe (src/client/recipe.ts), defined there once.
+  finetune: { ...DEFAULT_RECIPE.schedule },
 };
 
 /** Minutes on 2 cores: small nets, 3000 training images per network, 200 samples per class. */

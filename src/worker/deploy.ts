@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { prepareWorkerBundle, REPO_ROOT, type WorkerBundle } from './worker-bundle';
+import { REPO_ROOT } from '../node/repo-root';
+import { prepareWorkerBundle, type WorkerBundle } from './worker-bundle';
 import { quietWrangler } from './workerd-local';
 
 /** The Workers free plan's limit on a Worker's compressed size. */

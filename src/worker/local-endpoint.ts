@@ -48,16 +48,16 @@ export interface LocalEndpoint {
  */
 export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<LocalEndpoint> {
   const runtime = opts.runtime ?? 'node';
+  const common = {
+    modelDir: opts.modelDir,
+    port: opts.port ?? 0,
+    host: opts.host,
+    token: opts.token,
+    limits: opts.limits,
+    corsOrigins: opts.corsOrigins,
+  };
   if (runtime === 'node') {
-    const ep = await startNodeEndpoint({
-      modelDir: opts.modelDir,
-      port: opts.port ?? 0,
-      host: opts.host,
-      token: opts.token,
-      limits: opts.limits,
-      corsOrigins: opts.corsOrigins,
-      log: opts.log ?? (() => undefined),
-    });
+    const ep = await startNodeEndpoint({ ...common, log: opts.log ?? (() => undefined) });
     return {
       url: ep.url,
       directUrl: ep.url,
@@ -67,12 +67,7 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
     };
   }
   const ep = await startWorkerdEndpoint({
-    modelDir: opts.modelDir,
-    port: opts.port ?? 0,
-    host: opts.host,
-    token: opts.token,
-    limits: opts.limits,
-    corsOrigins: opts.corsOrigins,
+    ...common,
     waitUntilLoaded: opts.waitUntilLoaded ?? true,
   });
   return { ...ep, runtime };

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MANIFEST_FILE, type Manifest, sha256Hex } from '../core/manifest';
 import { ModelFolderError, readManifest } from '../core/model-folder';
 import { folderReader } from '../node/fs-atomic';
+import { REPO_ROOT } from '../node/repo-root';
 import { networkWranglerConfig } from './wrangler-config';
 
 /** The repository root (this file is src/worker/worker-bundle.ts). */
-export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 export interface WorkerBundle {
   networkId: string;
