@@ -30,9 +30,9 @@ export function encodePng(
   ihdr[8] = 8;
   ihdr[9] = colorType;
   const chunks = [
-    chunk('IHDR', ihdr),
-    chunk('IDAT', zlibSync(raw, { level: 6 })),
-    chunk('IEND', new Uint8Array(0)),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', zlibSync(raw, { level: 6 })),
+    pngChunk('IEND', new Uint8Array(0)),
   ];
   const signature = [137, 80, 78, 71, 13, 10, 26, 10];
   const out = new Uint8Array(8 + chunks.reduce((s, c) => s + c.length, 0));
@@ -45,7 +45,8 @@ export function encodePng(
   return out;
 }
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
+/** One PNG chunk: length, type, data, CRC-32 over type and data. */
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const v = new DataView(out.buffer);
   v.setUint32(0, data.length);

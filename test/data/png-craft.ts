@@ -1,24 +1,8 @@
 import { deflateSync } from 'node:zlib';
+import { pngChunk } from '../../src/core/png';
 
-/** Test helper: a PNG built chunk by chunk, to make valid images of any kind and broken ones. */
-export function pngChunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
+/** Test helper: a PNG built chunk by chunk (the encoder's own chunk writer), valid or broken. */
+export { pngChunk };
 
 export interface CraftOptions {
   width: number;
