@@ -42,12 +42,30 @@ export const LatentGaussianSchema = z.object({
 });
 export type LatentGaussian = z.infer<typeof LatentGaussianSchema>;
 
+/** One component of a class's latent mixture: a diagonal Gaussian fitted to `count` codes. */
+export const MixtureComponentSchema = z.object({
+  weight: z.number().positive().max(1),
+  mean: z.array(z.number()),
+  std: z.array(z.number().positive()),
+  count: z.number().int().positive(),
+});
+export type MixtureComponent = z.infer<typeof MixtureComponentSchema>;
+
+/** A diagonal Gaussian mixture in latent space, fitted to the training codes of one class. */
+export const LatentMixtureSchema = z.object({
+  classId: z.number().int().nonnegative(),
+  components: z.array(MixtureComponentSchema).min(1),
+});
+export type LatentMixture = z.infer<typeof LatentMixtureSchema>;
+
 export const GeneratorInfoSchema = z.object({
   /** What the generator folder holds; 'vae-decoder' maps z -> image in [0, 1]. */
   kind: z.literal('vae-decoder'),
   latentSize: z.number().int().positive(),
   /** Per-class latent priors fitted on the training codes (what `class-prior` samples from). */
   classPriors: z.array(LatentGaussianSchema),
+  /** Per-class latent mixtures (what `class-mixture` samples from); absent in older networks. */
+  classMixtures: z.array(LatentMixtureSchema).optional(),
 });
 export type GeneratorInfo = z.infer<typeof GeneratorInfoSchema>;
 

@@ -21,8 +21,10 @@ import { selectClasses } from '../data/partition';
 import { splitValidation, subsample } from '../data/subsample';
 import { exportNetwork, type ManifestWithoutFiles } from '../node/model-export';
 import { evaluateClassifier, trainClassifier } from './classifier';
+import { encodeByClass } from './latent-codes';
+import { fitClassMixtures, fitClassPriors } from './latent-fit';
 import { type OnTrainEvent, silent } from './progress';
-import { fitClassPriors, trainVae } from './vae';
+import { trainVae } from './vae';
 
 export interface TrainNetworkOptions {
   networkId: string;
@@ -72,6 +74,10 @@ export const TRAIN_DEFAULTS = {
   batchSize: 64,
   learningRate: 1e-3,
   perceptualWeight: 1,
+  /** Most latent mixture components per class (the `class-mixture` generator). */
+  mixtureComponents: 16,
+  /** Fewest training images behind one mixture component. */
+  mixtureMinCount: 32,
 } as const;
 
 interface Resolved {
@@ -231,7 +237,13 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
     // Shared layers go back to trainable, so an exported classifier can be fine-tuned.
     if (combined) for (const l of convLayers) l.trainable = true;
 
-    const classPriors = fitClassPriors(encoder, train, classes);
+    const codes = encodeByClass(encoder, train, classes);
+    const classPriors = fitClassPriors(codes);
+    const classMixtures = fitClassMixtures(codes, {
+      components: TRAIN_DEFAULTS.mixtureComponents,
+      minCount: TRAIN_DEFAULTS.mixtureMinCount,
+      seed: seedFor('latent-mixture'),
+    });
     const evaluation = evaluateClassifier(classifier, heldOut, classes);
     const manifest: ManifestWithoutFiles = {
       formatVersion: MODEL_FORMAT_VERSION,
@@ -245,7 +257,7 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
       classes,
       variant: opts.variant,
       architecture,
-      generator: { kind: 'vae-decoder', latentSize, classPriors },
+      generator: { kind: 'vae-decoder', latentSize, classPriors, classMixtures },
       training: {
         seed: opts.seed,
         epochs: opts.epochs,

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { GeneratorLoss, LatentGaussian, ReconstructionLoss } from '../core/manifest';
+import type { GeneratorLoss, ReconstructionLoss } from '../core/manifest';
 import type { Rng } from '../core/rng';
 import type { Dataset } from '../data/idx';
-import { chunks, imageBatch } from './batches';
+import { imageBatch } from './batches';
 import { trainableVariables } from './classifier';
 import { runAdamEpochs } from './loop';
 import { klDivergence, perceptualLoss, reconstructionLoss } from './losses';
@@ -82,54 +82,5 @@ export function trainVae(
       const eps = normalNoise(rng, [idx.length, latent]);
       return { inputs: [x, eps], loss: () => vaeLoss(encoder, decoder, x, eps, opts) };
     },
-  });
-}
-
-/**
- * Fit one diagonal Gaussian per class to the encoder's codes of the training images: the
- * mean of z_mean, and a std that adds the average posterior variance to the spread of the
- * means. The `class-prior` generator samples from these to honour per-class quotas.
- */
-export function fitClassPriors(
-  encoder: tfl.LayersModel,
-  data: Dataset,
-  classes: readonly number[],
-  batchSize = 256,
-): LatentGaussian[] {
-  const latent = (encoder.outputs[0]!.shape[1] as number) ?? 0;
-  const k = classes.length;
-  const col = new Map(classes.map((c, i) => [c, i]));
-  const sum = new Float64Array(k * latent);
-  const sumSq = new Float64Array(k * latent);
-  const sumVar = new Float64Array(k * latent);
-  const count = new Float64Array(k);
-  for (const idx of chunks(data.count, batchSize)) {
-    const [mean, logVar] = tf.tidy(() => {
-      const out = encoder.predict(imageBatch(data, idx)) as tf.Tensor[];
-      return [out[0]!, tf.exp(out[1]!)];
-    });
-    const m = mean!.dataSync();
-    const v = logVar!.dataSync();
-    tf.dispose([mean!, logVar!]);
-    for (let i = 0; i < idx.length; i++) {
-      const c = col.get(data.labels[idx[i]!]!);
-      if (c === undefined) continue;
-      count[c]!++;
-      for (let j = 0; j < latent; j++) {
-        const a = m[i * latent + j]!;
-        sum[c * latent + j]! += a;
-        sumSq[c * latent + j]! += a * a;
-        sumVar[c * latent + j]! += v[i * latent + j]!;
-      }
-    }
-  }
-  return classes.map((classId, c) => {
-    const n = Math.max(1, count[c]!);
-    const mean = Array.from({ length: latent }, (_, j) => sum[c * latent + j]! / n);
-    const std = mean.map((mu, j) => {
-      const spread = Math.max(0, sumSq[c * latent + j]! / n - mu * mu);
-      return Math.sqrt(spread + sumVar[c * latent + j]! / n) || 1e-3;
-    });
-    return { classId, mean, std, count: count[c]! };
   });
 }

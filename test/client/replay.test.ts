@@ -14,7 +14,11 @@ const fast = { retries: 1, backoffMs: 5, timeoutMs: 30_000 };
 
 beforeAll(async () => {
   await initClientBackend('wasm');
-  const fixture = await writeTinyNetwork({ networkId: 'net-r', classes: [2, 4, 7] });
+  const fixture = await writeTinyNetwork({
+    networkId: 'net-r',
+    classes: [2, 4, 7],
+    mixtures: true,
+  });
   endpoint = await startLocalEndpoint({ modelDir: fixture.dir, runtime: 'node' });
   net = await loadNetwork(folderReader(fixture.dir));
 });
@@ -30,6 +34,7 @@ describe('local replay', () => {
     ['vae', 0, false],
     ['vae', 0.34, false],
     ['class-prior', 0.34, false],
+    ['class-mixture', 0.34, false],
   ] as const) {
     it(`is byte-identical to the endpoint's packet (${generator}, threshold ${threshold}${balance ? ', quotas' : ''})`, async () => {
       const info = await fetchNetworkInfo({ url: endpoint.url }, fast);

@@ -65,7 +65,7 @@ let request: (path: string) => Promise<Response>;
 
 beforeAll(async () => {
   await initWasmBackend();
-  const { dir } = await writeTinyNetwork({ classes: [1, 3, 5] });
+  const { dir } = await writeTinyNetwork({ classes: [1, 3, 5], mixtures: true });
   const loaded = await loadNetwork(folderReader(dir));
   net = { ...loaded, classifier: brightnessClassifier() };
   const generators = builtinGenerators().register(flatTargeted).register(flatRandom);
@@ -90,6 +90,7 @@ describe('generator plug-ins and class quotas', () => {
     expect(info.generators.map((g) => g.name)).toEqual([
       'vae',
       'class-prior',
+      'class-mixture',
       'flat-targeted',
       'flat-random',
     ]);
@@ -142,5 +143,36 @@ describe('generator plug-ins and class quotas', () => {
     tf.dispose([a, b]);
     const noPriors = { ...net.manifest, generator: { ...net.manifest.generator, classPriors: [] } };
     expect(plugin.unavailableReason(noPriors)).toMatch(/no prior for class 1/);
+  });
+
+  it('class-mixture picks a component by weight, then draws z from it', () => {
+    const plugin = builtinGenerators().get('class-mixture')!;
+    expect(plugin.unavailableReason(net.manifest)).toBeUndefined();
+    // A decoder that passes z through (8 latents as a 2x4 image), so the samples are the codes.
+    const identity = tfl.sequential({
+      layers: [tfl.layers.reshape({ targetShape: [2, 4, 1], inputShape: [8] })],
+    });
+    const models = { manifest: net.manifest, decoder: identity };
+    const n = 4000;
+    const z = plugin.sample(models, { count: n, rng: createRng(9), targets: Array(n).fill(3) });
+    const again = plugin.sample(models, { count: n, rng: createRng(9), targets: Array(n).fill(3) });
+    const v = z.dataSync();
+    expect(Buffer.from(v.buffer).equals(Buffer.from(again.dataSync().buffer))).toBe(true);
+    tf.dispose([z, again]);
+    identity.dispose();
+    // Class 3 is the fixture's second class: components at z1 = -2 (weight 0.25) and +2 (0.75).
+    let right = 0;
+    for (let i = 0; i < n; i++) {
+      const z1 = v[i * 8 + 1]!;
+      expect(Math.abs(Math.abs(z1) - 2)).toBeLessThan(2.5);
+      if (z1 > 0) right++;
+      expect(Math.abs(v[i * 8]!)).toBeLessThan(3); // other axes: mean 0, std 0.5
+    }
+    expect(right / n).toBeGreaterThan(0.72);
+    expect(right / n).toBeLessThan(0.78);
+    const { classMixtures: _, ...older } = net.manifest.generator;
+    expect(plugin.unavailableReason({ ...net.manifest, generator: older })).toMatch(
+      /classMixtures is absent.*train it again/,
+    );
   });
 });

@@ -1,3 +1,4 @@
+import { classMixtureGenerator } from './class-mixture';
 import { classPriorGenerator } from './class-prior';
 import { GeneratorRegistry } from './registry';
 import { vaeGenerator } from './vae';
@@ -14,5 +15,8 @@ export const DEFAULT_GENERATOR = vaeGenerator.name;
  * register it here; routes, packet metadata and the client pick it up by name.
  */
 export function builtinGenerators(): GeneratorRegistry {
-  return new GeneratorRegistry().register(vaeGenerator).register(classPriorGenerator);
+  return new GeneratorRegistry()
+    .register(vaeGenerator)
+    .register(classPriorGenerator)
+    .register(classMixtureGenerator);
 }
