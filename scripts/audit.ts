@@ -1,11 +1,12 @@
 /**
- * npm run audit -- --network ID [--count N] [--generator vae|class-prior] [--max-share X] [--out DIR]
+ * npm run audit -- --network ID [--count N] [--generator LIST] [--max-share X] [--out DIR]
  * The memorisation audit of one network: see src/audit/audit.ts and README.md.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AUDIT_FILES, auditFailures, MAX_AUDIT_COUNT, runAudit } from '../src/audit/audit';
 import { initClientBackend } from '../src/client';
+import { builtinGenerators } from '../src/core/generators';
 import { NetworkIdSchema } from '../src/core/manifest';
 import { loadNetwork } from '../src/core/model-folder';
 import { loadDataset } from '../src/data/idx';
@@ -13,7 +14,6 @@ import { CliError, defineCli, flag, runMain, switchFlag, throttledLog } from '..
 import { folderReader, writeFolderAtomic } from '../src/node/fs-atomic';
 import { checkOutputFolder } from '../src/node/output-folder';
 
-const GENERATORS = ['vae', 'class-prior'];
 const count = z.coerce.number().int().min(1).max(MAX_AUDIT_COUNT);
 
 const cli = defineCli({
@@ -38,9 +38,8 @@ share under the 1st percentile exceeds --max-share.`,
         .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a generator name')).min(1)),
       {
         value: 'LIST',
-        default: GENERATORS,
-        defaultHelp: GENERATORS.join(','),
-        help: `${GENERATORS.join(', ')} (comma-separated)`,
+        defaultHelp: 'every generator the network offers',
+        help: `comma-separated generator names (${builtinGenerators().names().join(', ')})`,
       },
     ),
     count: flag(count, {
@@ -108,7 +107,11 @@ runMain(async () => {
   const result = await runAudit({
     net,
     data: await loadDataset(f.dataDir === undefined ? {} : { dataDir: f.dataDir }),
-    generators: f.generator,
+    generators:
+      f.generator ??
+      builtinGenerators()
+        .availableFor(net.manifest)
+        .map((g) => g.name),
     count: f.count,
     holdout: f.holdout,
     seed: f.seed,

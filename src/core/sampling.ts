@@ -179,7 +179,10 @@ export async function sampleFiltered(
       `only ${kept} of ${generated} generated samples reached threshold ${params.threshold}` +
         ` with generator ${generator.name}; the budget of ${budget} candidates` +
         ` (${limits.maxAttemptsPerSample} per requested sample) cannot fill ${what}.` +
-        ' Lower the threshold, ask for fewer samples or other classes, or try generator=class-prior.',
+        ' Lower the threshold, ask for fewer samples or other classes' +
+        (generator.targetsClasses
+          ? '.'
+          : ', or try a generator that aims at classes (generator=class-prior or class-mixture, see /v1/network).'),
       { requested: params.count, kept, generated, budget, perClass: perClass() },
     );
   }
