@@ -23,8 +23,9 @@ losses; separate classifier + perceptual; + selection of best samples; joint tra
 plus, where the config asks for them, the fair ensemble (members calibrated on their own
 validation slices) and one row per recipe (the client's best recipe and its ablations), on
 any dataset and partition. Packets travel over HTTP through local endpoints. Every finished
-unit is cached (networks and baseline rows under runs/train-<hash>/, keyed by the training
-settings only; generative rows under runs/<config>-<hash>/), so a killed run resumes.
+unit is cached (classifiers and baseline rows under runs/classifiers-<hash>/, keyed by the
+classifier's settings; networks under runs/train-<hash>/, keyed by the training settings;
+generative rows under runs/<config>-<hash>/), so a killed run resumes.
 Several processes may run the same command on one runs folder at once. Writes results.json
 and results.md under runs/<config>-<hash>/ and prints a JSON summary as its last line.`,
   flags: {

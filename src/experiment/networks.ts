@@ -113,7 +113,7 @@ export function trainingOptions(
  * loaded when cached, else trained and saved. The caller owns the returned model.
  */
 export function classifierUnit(ctx: RepeatContext, i: number): Promise<tfl.LayersModel> {
-  const dir = join(netsDir(ctx), 'classifier', ctx.ids[i]!);
+  const dir = join(ctx.store.classifierRoot, `s${ctx.seed}`, 'classifier', ctx.ids[i]!);
   const opts = trainingOptions(ctx, i, {
     architecture: 'separate',
     loss: 'perceptual',
@@ -189,6 +189,22 @@ async function networkUnit(ctx: RepeatContext, i: number, variant: Variant, dir:
     );
   } finally {
     if (!used) classifier.dispose();
+  }
+}
+
+/** Every network's trained classifier with its classes (the caller disposes the models). */
+export async function loadClassifiers(
+  ctx: RepeatContext,
+): Promise<{ model: tfl.LayersModel; classes: number[] }[]> {
+  const out: { model: tfl.LayersModel; classes: number[] }[] = [];
+  try {
+    for (let i = 0; i < ctx.ids.length; i++) {
+      out.push({ model: await classifierUnit(ctx, i), classes: ctx.partition[i]! });
+    }
+    return out;
+  } catch (e) {
+    for (const c of out) c.model.dispose();
+    throw e;
   }
 }
 

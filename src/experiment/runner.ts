@@ -69,6 +69,7 @@ export interface ExperimentResult {
   configHash: string;
   /** Hash of trainingPart(config): names the cache of networks and baselines. */
   trainingHash: string;
+  classifierHash: string;
   repeats: number;
   baseSeed: number;
   seeds: number[];
@@ -146,7 +147,9 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   log(
     `experiment ${config.name} (${store.configHash}): ${opts.repeats} repeat(s), rows ${rows.map((r) => r.id).join(', ')}${opts.networksOnly ? ' (networks and baselines only)' : ''}`,
   );
-  log(`cache: ${store.trainRoot} (networks, baselines), ${store.root} (rows)`);
+  log(
+    `cache: ${store.classifierRoot} (classifiers, baselines), ${store.trainRoot} (networks), ${store.root} (rows)`,
+  );
   const data = await loadDataset(config.dataDir === undefined ? {} : { dataDir: config.dataDir });
   const test = limitTest(data.test, config.testLimit);
   const digest = await datasetDigest(config.dataDir);
@@ -183,7 +186,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       return;
     }
     const file = join(
-      baseline ? store.trainRoot : store.root,
+      baseline ? store.classifierRoot : store.root,
       `s${ctx.seed}`,
       'rows',
       `${row.id}.json`,
@@ -264,6 +267,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     config,
     configHash: store.configHash,
     trainingHash: store.trainingHash,
+    classifierHash: store.classifierHash,
     repeats: opts.repeats,
     baseSeed: opts.seed,
     seeds,

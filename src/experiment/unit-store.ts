@@ -9,8 +9,10 @@ import type { ExperimentConfig } from './config';
 /**
  * Where every cached unit of an experiment lives, and how a unit is computed once:
  *
- *   <runsDir>/train-<hash of trainingPart(config)>/   networks + baselines (training settings only)
- *     s<seed>/nets/classifier/<net>/, s<seed>/nets/<variant>/<net>/, s<seed>/rows/<baseline>.json
+ *   <runsDir>/classifiers-<hash of classifierPart(config)>/  classifiers + baselines
+ *     s<seed>/classifier/<net>/, s<seed>/rows/<baseline>.json
+ *   <runsDir>/train-<hash of trainingPart(config)>/   networks (classifier + generator)
+ *     s<seed>/nets/<variant>/<net>/
  *   <runsDir>/<config name>-<hash of the config>/       generative rows, results.{json,md}
  *     s<seed>/rows/<row>.json
  *
@@ -22,10 +24,13 @@ export interface UnitStore {
   runsDir: string;
   /** Generative rows and results: keyed by the whole config. */
   root: string;
-  /** Networks and baseline rows: keyed by the training settings only. */
+  /** Networks (classifier + generator): keyed by the training settings only. */
   trainRoot: string;
+  /** Classifiers and the baseline rows (ensembles, joint): keyed by the classifier's settings only. */
+  classifierRoot: string;
   configHash: string;
   trainingHash: string;
+  classifierHash: string;
 }
 
 export async function configHash(config: unknown): Promise<string> {
@@ -47,19 +52,42 @@ export function trainingPart(config: ExperimentConfig) {
   };
 }
 
+/**
+ * The part of a config that each network's classifier and the baseline rows depend on: the
+ * training settings without the generator's (VAE epochs, KL weight, latent size, encoder and
+ * decoder), so a config that only changes the generator reuses classifiers and baselines.
+ */
+export function classifierPart(config: ExperimentConfig) {
+  const { vaeEpochs: _e, klWeight: _k, latentSize: _l, architecture, ...train } = config.train;
+  return {
+    ...trainingPart(config),
+    train: {
+      ...train,
+      architecture: {
+        classifierFilters: architecture.classifierFilters,
+        denseUnits: architecture.denseUnits,
+      },
+    },
+  };
+}
+
 export async function openUnitStore(config: ExperimentConfig, runsDir: string): Promise<UnitStore> {
   const hash = await configHash(config);
   const trainHash = await configHash(trainingPart(config));
+  const classifierHash = await configHash(classifierPart(config));
   const dir = resolve(runsDir);
   const store: UnitStore = {
     runsDir: dir,
     root: join(dir, `${config.name}-${hash}`),
     trainRoot: join(dir, `train-${trainHash}`),
+    classifierRoot: join(dir, `classifiers-${classifierHash}`),
     configHash: hash,
     trainingHash: trainHash,
+    classifierHash,
   };
   await writeJson(join(store.root, 'config.json'), config);
   await writeJson(join(store.trainRoot, 'config.json'), trainingPart(config));
+  await writeJson(join(store.classifierRoot, 'config.json'), classifierPart(config));
   return store;
 }
 

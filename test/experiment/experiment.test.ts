@@ -77,7 +77,7 @@ describe('experiment runner', () => {
       // a "killed" run: two rows' results are missing; only they are recomputed, from the
       // cached networks
       const seed = first.seeds[0]!;
-      const trainRows = join(runsDir, `train-${first.trainingHash}`, `s${seed}`, 'rows');
+      const trainRows = join(runsDir, `classifiers-${first.classifierHash}`, `s${seed}`, 'rows');
       const configRows = join(first.dir, `s${seed}`, 'rows');
       await rm(join(trainRows, 'joint.json'));
       await rm(join(configRows, 'separate-perceptual.json'));
@@ -132,6 +132,22 @@ describe('experiment runner', () => {
       expect(tuned.some((l) => l.includes('training net-'))).toBe(false);
       expect(tuned.filter((l) => l.includes('cached'))).toHaveLength(2); // ensemble, joint
       expect(third.rows[0]!.mean).toBe(first.rows[0]!.mean);
+
+      // other generator settings: new networks, but the classifiers and baselines are reused
+      const regen: string[] = [];
+      const fourth = await runExperiment({
+        config: { ...TINY, train: { ...TINY.train, klWeight: 0.5 } },
+        repeats: 1,
+        seed: 3,
+        runsDir,
+        rows: ['ensemble', 'joint'],
+        log: (l) => regen.push(l),
+      });
+      expect(fourth.trainingHash).not.toBe(first.trainingHash);
+      expect(fourth.classifierHash).toBe(first.classifierHash);
+      expect(regen.some((l) => l.includes('training net-'))).toBe(false);
+      expect(regen.filter((l) => l.includes('cached'))).toHaveLength(2);
+      expect(fourth.rows.map((r) => r.mean)).toEqual([first.rows[0]!.mean, first.rows[3]!.mean]);
 
       // an endpoint that cannot fill the selection threshold fails that row only, uncached
       const strict = await runExperiment({

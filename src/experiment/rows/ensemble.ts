@@ -7,15 +7,7 @@ import {
   fairEnsemblePredictor,
   type Predictor,
 } from '../../client';
-import {
-  disposeAll,
-  loadAll,
-  networkData,
-  networkDirs,
-  type RepeatContext,
-  validationUnion,
-} from '../networks';
-import { SEPARATE_PERCEPTUAL } from '../rows';
+import { loadClassifiers, networkData, type RepeatContext, validationUnion } from '../networks';
 import { type RowBase, type RowRun, summarise } from './row-run';
 
 async function scored(
@@ -37,26 +29,22 @@ async function scored(
 
 /** The paper's ensemble: element-wise max of the members' softmax outputs, uncalibrated. */
 export async function naiveEnsembleRow(ctx: RepeatContext, base: RowBase): Promise<RowRun> {
-  const nets = await loadAll(await networkDirs(ctx, SEPARATE_PERCEPTUAL));
+  const members = await loadClassifiers(ctx);
   try {
-    return await scored(
-      ctx,
-      base,
-      ensemblePredictor(nets.map((n) => ({ model: n.classifier, classes: n.manifest.classes }))),
-    );
+    return await scored(ctx, base, ensemblePredictor(members));
   } finally {
-    disposeAll(nets);
+    for (const m of members) m.model.dispose();
   }
 }
 
 /** Each member calibrated on its own validation slice only (src/client/fair-ensemble.ts). */
 export async function fairEnsembleRow(ctx: RepeatContext, base: RowBase): Promise<RowRun> {
-  const nets = await loadAll(await networkDirs(ctx, SEPARATE_PERCEPTUAL));
+  const nets = await loadClassifiers(ctx);
   const slices = networkData(ctx);
   const members: CalibratedMember[] = [];
   try {
     for (const [i, n] of nets.entries()) {
-      members.push(calibrateMember(n.classifier, n.manifest.classes, slices[i]!.validation));
+      members.push(calibrateMember(n.model, n.classes, slices[i]!.validation));
     }
     return await scored(ctx, base, fairEnsemblePredictor(members), {
       temperatures: Object.fromEntries(members.map((m, i) => [ctx.ids[i], m.temperature])),
@@ -64,6 +52,6 @@ export async function fairEnsembleRow(ctx: RepeatContext, base: RowBase): Promis
     });
   } finally {
     members.forEach(disposeMember);
-    disposeAll(nets);
+    for (const n of nets) n.model.dispose();
   }
 }
