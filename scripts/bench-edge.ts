@@ -19,10 +19,10 @@ import { decodePacket } from '../src/core/packet';
 import { defineCli, flag, runMain } from '../src/node/cli';
 import { REPO_ROOT } from '../src/node/repo-root';
 import { initWasmBackend } from '../src/node/wasm-backend';
-import { startLocalEndpoint } from '../src/worker/local-endpoint';
-import { writeUntrainedNetwork } from '../src/worker/untrained-network';
-import { listModelDirs } from '../src/worker/worker-bundle';
-import { quietWrangler } from '../src/worker/workerd-local';
+import { startLocalEndpoint } from '../src/worker-host/local-endpoint';
+import { writeUntrainedNetwork } from '../src/worker-host/untrained-network';
+import { listModelDirs } from '../src/worker-host/worker-bundle';
+import { quietWrangler } from '../src/worker-host/workerd-local';
 
 const cli = defineCli({
   usage: 'npm run bench:edge -- [--network <id> | --model-dir <dir>] [flags]',

@@ -11,8 +11,8 @@ import { CliError, defineCli, flag, runMain } from '../src/node/cli';
 import { REPO_ROOT } from '../src/node/repo-root';
 import { initWasmBackend } from '../src/node/wasm-backend';
 import { tokenProblem } from '../src/worker/auth';
-import { type LocalEndpoint, startLocalEndpoint } from '../src/worker/local-endpoint';
-import { quietWrangler } from '../src/worker/workerd-local';
+import { type LocalEndpoint, startLocalEndpoint } from '../src/worker-host/local-endpoint';
+import { quietWrangler } from '../src/worker-host/workerd-local';
 
 /** A comma-separated list (blanks dropped), each item checked by `item`. */
 const list = (item: z.ZodType<string, string>, min: number) =>

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { memoryCache } from '../../src/worker/cache';
+import type { SchedulerStats } from '../../src/worker/scheduler';
 import {
   type EndpointRuntime,
   type LocalEndpoint,
   startLocalEndpoint,
-} from '../../src/worker/local-endpoint';
-import type { SchedulerStats } from '../../src/worker/scheduler';
-import { quietWrangler } from '../../src/worker/workerd-local';
+} from '../../src/worker-host/local-endpoint';
+import { quietWrangler } from '../../src/worker-host/workerd-local';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 import { expectJsonError, readPacket } from './helpers';
 

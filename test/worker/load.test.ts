@@ -1,13 +1,13 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initWasmBackend } from '../../src/node/wasm-backend';
+import type { SchedulerStats } from '../../src/worker/scheduler';
 import {
   type EndpointRuntime,
   type LocalEndpoint,
   startLocalEndpoint,
-} from '../../src/worker/local-endpoint';
-import type { SchedulerStats } from '../../src/worker/scheduler';
-import { quietWrangler } from '../../src/worker/workerd-local';
+} from '../../src/worker-host/local-endpoint';
+import { quietWrangler } from '../../src/worker-host/workerd-local';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 import { confidenceQuantile, expectJsonError, readPacket } from './helpers';
 

@@ -6,7 +6,7 @@ import { folderReader } from '../../src/node/fs-atomic';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { createApp } from '../../src/worker/app';
 import { createEndpoint, type Endpoint } from '../../src/worker/endpoint';
-import { startLocalEndpoint } from '../../src/worker/local-endpoint';
+import { startLocalEndpoint } from '../../src/worker-host/local-endpoint';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 import { BAD_QUERIES, expectJsonError, type Fetch, medianConfidence, readPacket } from './helpers';
 

@@ -6,7 +6,7 @@ import {
   runClient,
 } from '../../client';
 import { deriveSeed } from '../../core/rng';
-import type { EndpointRuntime } from '../../worker/local-endpoint';
+import type { EndpointRuntime } from '../../worker-host/local-endpoint';
 import { withFleet } from '../fleet';
 import {
   disposeAll,

@@ -1,4 +1,4 @@
-import type { Limits } from './limits';
+import type { Limits } from '../worker/limits';
 import { startNodeEndpoint } from './node-entry';
 import { startWorkerdEndpoint } from './workerd-local';
 

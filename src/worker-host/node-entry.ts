@@ -2,11 +2,11 @@ import { type ServerType, serve } from '@hono/node-server';
 import { loadNetwork } from '../core/model-folder';
 import { folderReader } from '../node/fs-atomic';
 import { initWasmBackend } from '../node/wasm-backend';
-import { createApp } from './app';
-import { tokenProblem } from './auth';
-import { memoryCache } from './cache';
-import { createEndpoint, type Endpoint } from './endpoint';
-import type { Limits } from './limits';
+import { createApp } from '../worker/app';
+import { tokenProblem } from '../worker/auth';
+import { memoryCache } from '../worker/cache';
+import { createEndpoint, type Endpoint } from '../worker/endpoint';
+import type { Limits } from '../worker/limits';
 
 /**
  * The Node entry (the embedded default): the same Hono app as the Worker, on the tfjs wasm
