@@ -2,21 +2,12 @@ import {
   type CalibratedMember,
   calibrateMember,
   disposeMember,
-  ensemblePredictor,
-  evaluate,
   fairEnsemblePredictor,
   type Predictor,
 } from '../../client';
-import {
-  disposeAll,
-  loadAll,
-  networkData,
-  networkDirs,
-  type RepeatContext,
-  validationUnion,
-} from '../networks';
+import { networkData, networkDirs, type RepeatContext, withNetworks } from '../networks';
 import { SEPARATE_PERCEPTUAL } from '../rows';
-import { type RowBase, type RowRun, summarise } from './row-run';
+import { paperEnsemble, type RowBase, type RowRun, score, summarise } from './row-run';
 
 async function scored(
   ctx: RepeatContext,
@@ -24,46 +15,37 @@ async function scored(
   predictor: Predictor,
   extra: Record<string, unknown> = {},
 ): Promise<RowRun> {
-  const e = await evaluate(predictor, ctx.test);
-  const val = validationUnion(ctx);
-  const v = val ? await evaluate(predictor, val) : undefined;
+  const { test, validation } = await score(ctx, predictor);
   return {
     ...base,
-    ...summarise(e, v),
-    seconds: { inference: e.seconds },
+    ...summarise(test, validation),
+    seconds: { inference: test.seconds },
     ...(Object.keys(extra).length ? { detail: extra } : {}),
   };
 }
 
 /** The paper's ensemble: element-wise max of the members' softmax outputs, uncalibrated. */
 export async function naiveEnsembleRow(ctx: RepeatContext, base: RowBase): Promise<RowRun> {
-  const nets = await loadAll(await networkDirs(ctx, SEPARATE_PERCEPTUAL));
-  try {
-    return await scored(
-      ctx,
-      base,
-      ensemblePredictor(nets.map((n) => ({ model: n.classifier, classes: n.manifest.classes }))),
-    );
-  } finally {
-    disposeAll(nets);
-  }
+  return withNetworks(await networkDirs(ctx, SEPARATE_PERCEPTUAL), (nets) =>
+    scored(ctx, base, paperEnsemble(nets)),
+  );
 }
 
 /** Each member calibrated on its own validation slice only (src/client/fair-ensemble.ts). */
 export async function fairEnsembleRow(ctx: RepeatContext, base: RowBase): Promise<RowRun> {
-  const nets = await loadAll(await networkDirs(ctx, SEPARATE_PERCEPTUAL));
   const slices = networkData(ctx);
-  const members: CalibratedMember[] = [];
-  try {
-    for (const [i, n] of nets.entries()) {
-      members.push(calibrateMember(n.classifier, n.manifest.classes, slices[i]!.validation));
+  return withNetworks(await networkDirs(ctx, SEPARATE_PERCEPTUAL), async (nets) => {
+    const members: CalibratedMember[] = [];
+    try {
+      for (const [i, n] of nets.entries()) {
+        members.push(calibrateMember(n.classifier, n.manifest.classes, slices[i]!.validation));
+      }
+      return await scored(ctx, base, fairEnsemblePredictor(members), {
+        temperatures: Object.fromEntries(members.map((m, i) => [ctx.ids[i], m.temperature])),
+        validationSlice: Object.fromEntries(slices.map((s, i) => [ctx.ids[i], s.validation.count])),
+      });
+    } finally {
+      members.forEach(disposeMember);
     }
-    return await scored(ctx, base, fairEnsemblePredictor(members), {
-      temperatures: Object.fromEntries(members.map((m, i) => [ctx.ids[i], m.temperature])),
-      validationSlice: Object.fromEntries(slices.map((s, i) => [ctx.ids[i], s.validation.count])),
-    });
-  } finally {
-    members.forEach(disposeMember);
-    disposeAll(nets);
-  }
+  });
 }
