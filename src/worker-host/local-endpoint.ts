@@ -61,7 +61,7 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
     return {
       url: ep.url,
       directUrl: ep.url,
-      networkId: ep.endpoint.net.manifest.networkId,
+      networkId: ep.network.net.manifest.networkId,
       runtime,
       stop: ep.stop,
     };

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import { type PacketQuery, PacketQuerySchema, PreviewQuerySchema } from '../core/api';
-import type { Endpoint, PacketParams } from './endpoint';
-import { defaultGenerator } from './endpoint';
 import { apiError, type Issue, toIssues } from './errors';
+import type { PacketParams, ServedNetwork } from './served-network';
+import { defaultGenerator } from './served-network';
 
 export { PacketQuerySchema, PreviewQuerySchema };
 
@@ -20,7 +20,7 @@ function describe(issues: Issue[]): string {
 
 /** Checks that need the network (its classes, generators, limits) and fills the defaults. */
 export function resolveParams(
-  ep: Endpoint,
+  ep: ServedNetwork,
   q: PacketQuery,
   defaults: { count: number; maxCount: number },
   drawSeed: () => number,

@@ -4,7 +4,6 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { BudgetExhaustedError, SamplingAbortedError } from '../../core/sampling';
 import type { AppEnv } from '../app';
 import { cachedResponse, immutableHeaders } from '../cache';
-import type { Endpoint, PacketParams } from '../endpoint';
 import { apiError } from '../errors';
 import type { Limits } from '../limits';
 import {
@@ -14,6 +13,7 @@ import {
   randomSeed,
   resolveParams,
 } from '../query';
+import type { PacketParams, ServedNetwork } from '../served-network';
 
 type Params = PacketParams & { seedGiven: boolean };
 
@@ -25,12 +25,12 @@ export interface GeneratedRoute {
   /** The default and the largest `count` for this route. */
   count: (limits: Limits) => { count: number; maxCount: number };
   /** A strong ETag (quoted) naming the exact response for these parameters. */
-  etag: (ep: Endpoint, p: Params) => Promise<string>;
+  etag: (ep: ServedNetwork, p: Params) => Promise<string>;
   /** Headers beside etag, cache-control and x-packet-seed, also sent with a 304. */
   headers?: (p: Params) => Record<string, string>;
   /** Generates the body: its errors become API errors (422 budget, 499 aborted). */
   make: (
-    ep: Endpoint,
+    ep: ServedNetwork,
     p: Params,
     signal: AbortSignal,
   ) => Promise<{ body: Uint8Array; headers: Record<string, string> }>;
@@ -43,7 +43,7 @@ export interface GeneratedRoute {
  */
 export function generatedRoute(r: GeneratedRoute) {
   return new Hono<AppEnv>().get(r.path, zValidator('query', r.query, onInvalid), async (c) => {
-    const ep = c.get('endpoint');
+    const ep = c.get('network');
     const p = resolveParams(ep, c.req.valid('query'), r.count(ep.limits), randomSeed);
     const etag = await r.etag(ep, p);
     const headers: Record<string, string> = {

@@ -1,7 +1,7 @@
 import { packetPath } from '../../core/api';
 import { PACKET_MEDIA_TYPE } from '../../core/packet';
-import { buildPacket, packetEtag } from '../endpoint';
 import { PacketQuerySchema } from '../query';
+import { buildPacket, packetEtag } from '../served-network';
 import { generatedRoute } from './generated';
 
 /** `GET /v1/packet`: a safetensors knowledge packet of exactly `count` kept samples. */

@@ -1,7 +1,7 @@
 import { encodePng } from '../../core/png';
 import type { SampleSet } from '../../core/sampling';
-import { generate, packetEtag } from '../endpoint';
 import { PreviewQuerySchema } from '../query';
+import { generate, packetEtag } from '../served-network';
 import { generatedRoute } from './generated';
 
 const PAD = 2;

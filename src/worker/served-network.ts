@@ -10,8 +10,11 @@ import { createScheduler, type Scheduler, yieldToEventLoop } from './scheduler';
 /** Bumped when the same inputs would give different packet bytes: part of every ETag. */
 export const ENDPOINT_VERSION = 1;
 
-/** A loaded network with everything a request needs. */
-export interface Endpoint {
+/**
+ * A served network: the loaded network with everything a request needs (its generators,
+ * limits and packet scheduler). One per endpoint; the app reads it as `c.get('network')`.
+ */
+export interface ServedNetwork {
   net: LoadedNetwork;
   generators: GeneratorRegistry;
   limits: Limits;
@@ -21,14 +24,14 @@ export interface Endpoint {
   scheduler: Scheduler;
 }
 
-export function createEndpoint(
+export function createServedNetwork(
   net: LoadedNetwork,
   opts: {
     limits?: Partial<Limits> | undefined;
     generators?: GeneratorRegistry;
     kernels?: string;
   } = {},
-): Endpoint {
+): ServedNetwork {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   return {
     net,
@@ -52,7 +55,11 @@ export interface PacketParams extends SampleParams {
  * runs (jobs interleave batch by batch; each has its own RNG, so the bytes do not change), and
  * stops at the next batch once `signal` aborts (the client went away).
  */
-export function generate(ep: Endpoint, p: PacketParams, signal?: AbortSignal): Promise<SampleSet> {
+export function generate(
+  ep: ServedNetwork,
+  p: PacketParams,
+  signal?: AbortSignal,
+): Promise<SampleSet> {
   const plugin = ep.generators.get(p.generator);
   if (!plugin) throw new Error(`generator ${p.generator} is not registered`);
   const { scheduler } = ep;
@@ -70,7 +77,7 @@ export function generate(ep: Endpoint, p: PacketParams, signal?: AbortSignal): P
 }
 
 /** Strong ETag of the packet these parameters produce: known before generating it. */
-export async function packetEtag(ep: Endpoint, p: PacketParams): Promise<string> {
+export async function packetEtag(ep: ServedNetwork, p: PacketParams): Promise<string> {
   const plugin = ep.generators.get(p.generator);
   const key = JSON.stringify({
     endpoint: ENDPOINT_VERSION,
@@ -90,7 +97,7 @@ export async function packetEtag(ep: Endpoint, p: PacketParams): Promise<string>
 }
 
 export async function buildPacket(
-  ep: Endpoint,
+  ep: ServedNetwork,
   p: PacketParams,
   signal?: AbortSignal,
 ): Promise<{ bytes: Uint8Array; metadata: PacketMetadata }> {
@@ -119,7 +126,7 @@ export async function buildPacket(
 }
 
 /** The public part of the manifest, as `GET /v1/network` returns it. */
-export function publicNetwork(ep: Endpoint): NetworkDescription {
+export function publicNetwork(ep: ServedNetwork): NetworkDescription {
   const m = ep.net.manifest;
   return {
     networkId: m.networkId,
@@ -144,7 +151,7 @@ export function publicNetwork(ep: Endpoint): NetworkDescription {
   };
 }
 
-export function defaultGenerator(ep: Endpoint): string {
+export function defaultGenerator(ep: ServedNetwork): string {
   const available = ep.generators.availableFor(ep.net.manifest).map((g) => g.name);
   return available.includes(DEFAULT_GENERATOR)
     ? DEFAULT_GENERATOR
