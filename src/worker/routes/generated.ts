@@ -25,12 +25,12 @@ export interface GeneratedRoute {
   /** The default and the largest `count` for this route. */
   count: (limits: Limits) => { count: number; maxCount: number };
   /** A strong ETag (quoted) naming the exact response for these parameters. */
-  etag: (ep: ServedNetwork, p: Params) => Promise<string>;
+  etag: (served: ServedNetwork, p: Params) => Promise<string>;
   /** Headers beside etag, cache-control and x-packet-seed, also sent with a 304. */
   headers?: (p: Params) => Record<string, string>;
   /** Generates the body: its errors become API errors (422 budget, 499 aborted). */
   make: (
-    ep: ServedNetwork,
+    served: ServedNetwork,
     p: Params,
     signal: AbortSignal,
   ) => Promise<{ body: Uint8Array; headers: Record<string, string> }>;
@@ -43,9 +43,9 @@ export interface GeneratedRoute {
  */
 export function generatedRoute(r: GeneratedRoute) {
   return new Hono<AppEnv>().get(r.path, zValidator('query', r.query, onInvalid), async (c) => {
-    const ep = c.get('network');
-    const p = resolveParams(ep, c.req.valid('query'), r.count(ep.limits), randomSeed);
-    const etag = await r.etag(ep, p);
+    const served = c.get('network');
+    const p = resolveParams(served, c.req.valid('query'), r.count(served.limits), randomSeed);
+    const etag = await r.etag(served, p);
     const headers: Record<string, string> = {
       etag,
       ...(p.seedGiven ? immutableHeaders(c.get('tokenRequired')) : { 'cache-control': 'no-store' }),
@@ -54,7 +54,7 @@ export function generatedRoute(r: GeneratedRoute) {
     };
     if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
     const signal = c.req.raw.signal;
-    const make = () => r.make(ep, p, signal).catch(generationError(signal));
+    const make = () => r.make(served, p, signal).catch(generationError(signal));
     if (p.seedGiven) {
       const key = `/v1${r.path}/${etag.slice(1, -1)}`;
       return cachedResponse(c, c.get('cache'), key, headers, make);

@@ -8,12 +8,12 @@ import type { ServedNetwork } from '../served-network';
  */
 export function healthRoutes(load: (env: unknown) => Promise<ServedNetwork>) {
   return new Hono<AppEnv>().get('/healthz', async (c) => {
-    const ep = await load(c.env);
+    const served = await load(c.env);
     return c.json({
       status: 'ok',
-      networkId: ep.net.manifest.networkId,
-      modelDigest: ep.net.digest,
-      load: ep.scheduler.stats(),
+      networkId: served.net.manifest.networkId,
+      modelDigest: served.net.digest,
+      load: served.scheduler.stats(),
     });
   });
 }

@@ -11,8 +11,8 @@ export const packetRoutes = generatedRoute({
   count: (l) => ({ count: l.defaultCount, maxCount: l.maxCount }),
   etag: packetEtag,
   headers: (p) => ({ 'content-location': packetPath(p) }),
-  make: async (ep, p, signal) => {
-    const { bytes, metadata } = await buildPacket(ep, p, signal);
+  make: async (served, p, signal) => {
+    const { bytes, metadata } = await buildPacket(served, p, signal);
     const name = `${metadata.networkId}-${p.generator}-n${p.count}-t${p.threshold}-s${p.seed}.safetensors`;
     return {
       body: bytes,

@@ -58,14 +58,14 @@ export const previewRoutes = generatedRoute({
   path: '/preview.png',
   query: PreviewQuerySchema,
   count: (l) => ({ count: l.defaultPreviewCount, maxCount: l.maxPreviewCount }),
-  etag: async (ep, p) => `"png-${(await packetEtag(ep, p)).slice(1)}`,
-  make: async (ep, p, signal) => {
-    const set = await generate(ep, p, signal);
+  etag: async (served, p) => `"png-${(await packetEtag(served, p)).slice(1)}`,
+  make: async (served, p, signal) => {
+    const set = await generate(served, p, signal);
     const columns = Math.min(MAX_COLUMNS, Math.max(1, Math.ceil(Math.sqrt(p.count))));
     const { png, rows } = previewGrid(
       set,
-      ep.net.manifest.dataset.imageShape,
-      ep.net.manifest.classes,
+      served.net.manifest.dataset.imageShape,
+      served.net.manifest.classes,
       columns,
     );
     return { body: png, headers: { 'content-type': 'image/png', 'x-preview-rows': rows } };
