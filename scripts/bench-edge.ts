@@ -16,63 +16,56 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { NetworkIdSchema } from '../src/core/manifest';
 import { decodePacket } from '../src/core/packet';
-import { parseCli } from '../src/node/cli';
+import { defineCli, flag, runMain } from '../src/node/cli';
 import { REPO_ROOT } from '../src/node/repo-root';
 import { initWasmBackend } from '../src/node/wasm-backend';
-import { startLocalEndpoint } from '../src/worker/local-endpoint';
-import { writeUntrainedNetwork } from '../src/worker/untrained-network';
-import { listModelDirs } from '../src/worker/worker-bundle';
-import { quietWrangler } from '../src/worker/workerd-local';
+import { startLocalEndpoint } from '../src/worker-host/local-endpoint';
+import { writeUntrainedNetwork } from '../src/worker-host/untrained-network';
+import { listModelDirs } from '../src/worker-host/worker-bundle';
+import { quietWrangler } from '../src/worker-host/workerd-local';
 
-const HELP = `npm run bench:edge -- [flags]
-
-Per runtime: start time, cold latency (first request, first packet), warm packet latency,
+const cli = defineCli({
+  usage: 'npm run bench:edge -- [--network <id> | --model-dir <dir>] [flags]',
+  about: `Per runtime: start time, cold latency (first request, first packet), warm packet latency,
 samples/s and candidates/s (median over reps seeds), CPU ms per 1000 samples, cache-hit
 latency, /healthz p50/p99/max while 6 count-sample packets are in flight. Prints a table,
-then one JSON line.
-
-  --network ID      a network under models/ (default: the first one; with none, an
-                    untrained reference-size network at threshold 0)
-  --model-dir DIR   this model folder instead
-  --count N         samples per packet                default: 1024
-  --threshold T     default: 0.9 (0 for the untrained network)
-  --reps N          default: 3
-  --runtime LIST    workerd,node | workerd | node     default: workerd,node`;
-
-const Flags = z.object({
-  network: NetworkIdSchema.optional(),
-  modelDir: z.string().optional(),
-  count: z.coerce.number().int().min(1).max(1024).default(1024),
-  threshold: z.coerce.number().min(0).max(1).optional(),
-  reps: z.coerce.number().int().min(1).max(20).default(3),
-  runtime: z
-    .string()
-    .default('workerd,node')
-    .transform((s) => s.split(','))
-    .pipe(z.array(z.enum(['workerd', 'node'])).min(1)),
+then one JSON line.`,
+  flags: {
+    network: flag(NetworkIdSchema, {
+      value: 'ID',
+      defaultHelp: 'the first one; with none, an untrained\nreference-size network at threshold 0',
+      help: 'a network under models/',
+    }),
+    'model-dir': flag(z.string().min(1), { value: 'DIR', help: 'this model folder instead' }),
+    count: flag(z.coerce.number().int().min(1).max(1024), {
+      value: 'N',
+      default: 1024,
+      help: 'samples per packet',
+    }),
+    threshold: flag(z.coerce.number().min(0).max(1), {
+      value: 'T',
+      defaultHelp: '0.9;\n0 for the untrained network',
+      help: 'keep samples with top probability >= T',
+    }),
+    reps: flag(z.coerce.number().int().min(1).max(20), {
+      value: 'N',
+      default: 3,
+      help: 'warm packets (seeds) per runtime',
+    }),
+    runtime: flag(
+      z
+        .string()
+        .transform((s) => s.split(',').map((x) => x.trim()))
+        .pipe(z.array(z.enum(['workerd', 'node'])).min(1)),
+      {
+        value: 'LIST',
+        default: ['workerd', 'node'],
+        defaultHelp: 'workerd,node',
+        help: 'workerd,node | workerd | node',
+      },
+    ),
+  },
 });
-const str = { type: 'string' } as const;
-const values = parseCli(
-  process.argv.slice(2),
-  { network: str, 'model-dir': str, count: str, threshold: str, reps: str, runtime: str },
-  Flags,
-  HELP,
-);
-quietWrangler();
-await initWasmBackend();
-let modelDir =
-  values.modelDir ?? (values.network ? join(REPO_ROOT, 'models', values.network) : undefined);
-let synthetic = false;
-if (!modelDir) {
-  modelDir = (await listModelDirs())[0];
-  if (!modelDir) {
-    modelDir = join(await mkdtemp(join(tmpdir(), 'ks-bench-')), 'untrained');
-    await writeUntrainedNetwork(modelDir, { networkId: 'untrained' });
-    synthetic = true;
-  }
-}
-const { count, reps, runtime: runtimes } = values;
-const threshold = values.threshold ?? (synthetic ? 0 : 0.9);
 
 interface Row {
   runtime: string;
@@ -139,93 +132,112 @@ async function timedGet(url: string): Promise<{ ms: number; bytes: Uint8Array; r
   return { ms, bytes, res };
 }
 
-const rows: Row[] = [];
-let networkId = '';
-for (const runtime of runtimes) {
-  const t0 = performance.now();
-  const ep = await startLocalEndpoint({
-    modelDir,
-    runtime,
-    waitUntilLoaded: false,
-    log: () => undefined,
-    limits: { maxQueuedPackets: 16 },
-  });
-  const startMs = performance.now() - t0;
-  networkId = ep.networkId;
-  const base = ep.directUrl;
-  const packet = (seed: number, n = count) =>
-    `${base}/v1/packet?count=${n}&seed=${seed}&threshold=${threshold}`;
-  try {
-    const coldFirstRequestMs = (await timedGet(`${base}/v1/network`)).ms;
-    const coldFirstPacketMs = (await timedGet(packet(999, 64))).ms;
-    const runs: { ms: number; bytes: number; generated: number }[] = [];
-    const cpu0 = await cpuSeconds(runtime);
-    for (let r = 0; r < reps; r++) {
-      const { ms, bytes } = await timedGet(packet(r + 1));
-      runs.push({ ms, bytes: bytes.length, generated: decodePacket(bytes).metadata.generated });
+runMain(async () => {
+  const values = cli.parse(process.argv.slice(2));
+  quietWrangler();
+  await initWasmBackend();
+  let modelDir =
+    values.modelDir ?? (values.network ? join(REPO_ROOT, 'models', values.network) : undefined);
+  let synthetic = false;
+  if (!modelDir) {
+    modelDir = (await listModelDirs())[0];
+    if (!modelDir) {
+      modelDir = join(await mkdtemp(join(tmpdir(), 'ks-bench-')), 'untrained');
+      await writeUntrainedNetwork(modelDir, { networkId: 'untrained' });
+      synthetic = true;
     }
-    const cpuMs = ((await cpuSeconds(runtime)) - cpu0) * 1000;
-    const hits: number[] = [];
-    for (let r = 0; r < 5; r++) {
-      const { ms, res } = await timedGet(packet(1));
-      if (res.headers.get('x-cache') !== 'hit')
-        throw new Error(`${runtime}: repeat was not a cache hit`);
-      hits.push(ms);
-    }
-    // /healthz while 6 packets (seeds not generated before) are in flight.
-    let inFlight = 6;
-    const big = Array.from({ length: 6 }, (_, i) =>
-      timedGet(packet(100 + i)).finally(() => {
-        inFlight--;
-      }),
-    );
-    const health: number[] = [];
-    while (inFlight > 0) {
-      health.push((await timedGet(`${base}/healthz`)).ms);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await Promise.all(big);
-    runs.sort((a, b) => a.ms - b.ms);
-    const mid = runs[runs.length >> 1]!;
-    const samples = count * reps;
-    rows.push({
-      runtime,
-      startMs,
-      coldFirstRequestMs,
-      coldFirstPacketMs,
-      warmMs: mid.ms,
-      samplesPerSec: (count / mid.ms) * 1000,
-      candidatesPerSec: (mid.generated / mid.ms) * 1000,
-      cpuMsPer1000Samples: (cpuMs / samples) * 1000,
-      cacheHitMs: pct(hits, 50),
-      healthzUnderLoad: {
-        n: health.length,
-        p50Ms: pct(health, 50),
-        p99Ms: pct(health, 99),
-        maxMs: Math.max(...health),
-      },
-      bytesPerSample: mid.bytes / count,
-      keptRatio: count / mid.generated,
-    });
-  } finally {
-    await ep.stop();
   }
-}
+  const { count, reps, runtime: runtimes } = values;
+  const threshold = values.threshold ?? (synthetic ? 0 : 0.9);
 
-const f = (n: number, d = 0) => n.toFixed(d);
-console.log(
-  `\nbench:edge — network ${networkId}${synthetic ? ' (untrained, reference size)' : ''}, ${count}-sample packets, threshold ${threshold}, median of ${reps}`,
-);
-console.log(
-  '| runtime | start ms | cold first request ms | cold first packet (64) ms | warm packet ms | samples/s | candidates/s | CPU ms / 1000 samples | cache hit ms | /healthz p50 / p99 / max ms (n) under 6 packets | kept |',
-);
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-for (const r of rows) {
-  const h = r.healthzUnderLoad;
+  const rows: Row[] = [];
+  let networkId = '';
+  for (const runtime of runtimes) {
+    const t0 = performance.now();
+    const ep = await startLocalEndpoint({
+      modelDir,
+      runtime,
+      waitUntilLoaded: false,
+      log: () => undefined,
+      limits: { maxQueuedPackets: 16 },
+    });
+    const startMs = performance.now() - t0;
+    networkId = ep.networkId;
+    const base = ep.directUrl;
+    const packet = (seed: number, n = count) =>
+      `${base}/v1/packet?count=${n}&seed=${seed}&threshold=${threshold}`;
+    try {
+      const coldFirstRequestMs = (await timedGet(`${base}/v1/network`)).ms;
+      const coldFirstPacketMs = (await timedGet(packet(999, 64))).ms;
+      const runs: { ms: number; bytes: number; generated: number }[] = [];
+      const cpu0 = await cpuSeconds(runtime);
+      for (let r = 0; r < reps; r++) {
+        const { ms, bytes } = await timedGet(packet(r + 1));
+        runs.push({ ms, bytes: bytes.length, generated: decodePacket(bytes).metadata.generated });
+      }
+      const cpuMs = ((await cpuSeconds(runtime)) - cpu0) * 1000;
+      const hits: number[] = [];
+      for (let r = 0; r < 5; r++) {
+        const { ms, res } = await timedGet(packet(1));
+        if (res.headers.get('x-cache') !== 'hit')
+          throw new Error(`${runtime}: repeat was not a cache hit`);
+        hits.push(ms);
+      }
+      // /healthz while 6 packets (seeds not generated before) are in flight.
+      let inFlight = 6;
+      const big = Array.from({ length: 6 }, (_, i) =>
+        timedGet(packet(100 + i)).finally(() => {
+          inFlight--;
+        }),
+      );
+      const health: number[] = [];
+      while (inFlight > 0) {
+        health.push((await timedGet(`${base}/healthz`)).ms);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await Promise.all(big);
+      runs.sort((a, b) => a.ms - b.ms);
+      const mid = runs[runs.length >> 1]!;
+      const samples = count * reps;
+      rows.push({
+        runtime,
+        startMs,
+        coldFirstRequestMs,
+        coldFirstPacketMs,
+        warmMs: mid.ms,
+        samplesPerSec: (count / mid.ms) * 1000,
+        candidatesPerSec: (mid.generated / mid.ms) * 1000,
+        cpuMsPer1000Samples: (cpuMs / samples) * 1000,
+        cacheHitMs: pct(hits, 50),
+        healthzUnderLoad: {
+          n: health.length,
+          p50Ms: pct(health, 50),
+          p99Ms: pct(health, 99),
+          maxMs: Math.max(...health),
+        },
+        bytesPerSample: mid.bytes / count,
+        keptRatio: count / mid.generated,
+      });
+    } finally {
+      await ep.stop();
+    }
+  }
+
+  const f = (n: number, d = 0) => n.toFixed(d);
   console.log(
-    `| ${r.runtime} | ${f(r.startMs)} | ${f(r.coldFirstRequestMs, 1)} | ${f(r.coldFirstPacketMs)} | ${f(r.warmMs)} | ${f(r.samplesPerSec)} | ${f(r.candidatesPerSec)} | ${f(r.cpuMsPer1000Samples)} | ${f(r.cacheHitMs, 1)} | ${f(h.p50Ms, 1)} / ${f(h.p99Ms, 1)} / ${f(h.maxMs, 1)} (${h.n}) | ${f(r.keptRatio * 100, 1)}% |`,
+    `\nbench:edge — network ${networkId}${synthetic ? ' (untrained, reference size)' : ''}, ${count}-sample packets, threshold ${threshold}, median of ${reps}`,
   );
-}
-console.log(
-  JSON.stringify({ bench: 'edge', network: networkId, synthetic, count, threshold, reps, rows }),
-);
+  console.log(
+    '| runtime | start ms | cold first request ms | cold first packet (64) ms | warm packet ms | samples/s | candidates/s | CPU ms / 1000 samples | cache hit ms | /healthz p50 / p99 / max ms (n) under 6 packets | kept |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const h = r.healthzUnderLoad;
+    console.log(
+      `| ${r.runtime} | ${f(r.startMs)} | ${f(r.coldFirstRequestMs, 1)} | ${f(r.coldFirstPacketMs)} | ${f(r.warmMs)} | ${f(r.samplesPerSec)} | ${f(r.candidatesPerSec)} | ${f(r.cpuMsPer1000Samples)} | ${f(r.cacheHitMs, 1)} | ${f(h.p50Ms, 1)} / ${f(h.p99Ms, 1)} / ${f(h.maxMs, 1)} (${h.n}) | ${f(r.keptRatio * 100, 1)}% |`,
+    );
+  }
+  console.log(
+    JSON.stringify({ bench: 'edge', network: networkId, synthetic, count, threshold, reps, rows }),
+  );
+});

@@ -9,8 +9,8 @@ import { z } from 'zod';
 import { NetworkIdSchema } from '../src/core/manifest';
 import { CliError, defineCli, flag, runMain, switchFlag } from '../src/node/cli';
 import { REPO_ROOT } from '../src/node/repo-root';
-import { deployNetwork } from '../src/worker/deploy';
-import { listModelDirs } from '../src/worker/worker-bundle';
+import { deployNetwork } from '../src/worker-host/deploy';
+import { listModelDirs } from '../src/worker-host/worker-bundle';
 
 const cli = defineCli({
   usage: 'npm run deploy -- --network <id> | --all | --model-dir <dir> [--dry-run]',

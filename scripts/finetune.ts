@@ -4,7 +4,7 @@ import {
   DEFAULT_RECIPE,
   formatConfusion,
   initClientBackend,
-  parseEndpoint,
+  parseEndpointAddress,
   runClient,
 } from '../src/client';
 import { loadNetwork } from '../src/core/model-folder';
@@ -137,7 +137,7 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
 
 runMain(async () => {
   const raw = cli.parse(process.argv.slice(2));
-  const endpoints = raw.endpoint.map(parseEndpoint);
+  const endpoints = raw.endpoint.map(parseEndpointAddress);
   const out = raw.out ?? `${raw.target.replace(/\/+$/, '')}-merged`;
   await checkOutputFolder(out, { force: raw.force, protect: [['--target', raw.target]] });
   await initClientBackend('wasm', { threads: raw.threads });

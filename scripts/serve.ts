@@ -7,67 +7,80 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { NetworkIdSchema } from '../src/core/manifest';
-import { CliError, parseCli, runMain } from '../src/node/cli';
+import { CliError, defineCli, flag, runMain } from '../src/node/cli';
 import { REPO_ROOT } from '../src/node/repo-root';
 import { initWasmBackend } from '../src/node/wasm-backend';
 import { tokenProblem } from '../src/worker/auth';
-import { type LocalEndpoint, startLocalEndpoint } from '../src/worker/local-endpoint';
-import { quietWrangler } from '../src/worker/workerd-local';
+import { type LocalEndpoint, startLocalEndpoint } from '../src/worker-host/local-endpoint';
+import { quietWrangler } from '../src/worker-host/workerd-local';
 
-const HELP = `npm run serve -- --network <id>[,<id>...] [flags]
+/** A comma-separated list (blanks dropped), each item checked by `item`. */
+const list = (item: z.ZodType<string, string>, min: number) =>
+  z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item).min(min));
 
-Serves each network on --host (ports port, port+1, ...) until Ctrl-C. One log line per
-request: request id, method, path, status, milliseconds.
-
-  --network IDS     network folders under models/, comma-separated
-  --model-dir DIR   serve this model folder instead
-  --port N          first port (0 = any free port)             default: 8787
-  --host H          address to listen on (0.0.0.0: every interface; then set a token)
-                                                               default: 127.0.0.1
-  --cors ORIGINS    allow browsers on these origins (comma-separated, or *)
-                                                               default: off
-  --runtime R       workerd (wrangler's local runtime) | node  default: workerd
-  --token T         require "Authorization: Bearer T" (default: $AUTH_TOKEN, else open)`;
-
-const Flags = z
-  .object({
-    network: z
-      .string()
-      .transform((s) => s.split(',').filter(Boolean))
-      .pipe(z.array(NetworkIdSchema).min(1))
-      .optional(),
-    modelDir: z.string().optional(),
-    port: z.coerce.number().int().min(0).max(65535).default(8787),
-    host: z
-      .string()
-      .regex(/^[0-9A-Za-z.:-]{1,253}$/, 'host must be an address or a host name, e.g. 0.0.0.0')
-      .default('127.0.0.1'),
-    cors: z
-      .string()
-      .transform((s) =>
-        s
-          .split(',')
-          .map((o) => o.trim())
-          .filter(Boolean),
-      )
-      .optional(),
-    runtime: z.enum(['workerd', 'node']).default('workerd'),
-    token: z.string().min(1).optional(),
-  })
-  .refine((f) => f.network || f.modelDir, {
-    message: 'give --network <id>[,<id>...] or --model-dir <dir>',
-    path: ['network'],
-  });
+const cli = defineCli({
+  usage: 'npm run serve -- --network <id>[,<id>...] | --model-dir <dir> [flags]',
+  about: `Serves each network on --host (ports port, port+1, ...) until Ctrl-C. One log line per
+request: request id, method, path, status, milliseconds.`,
+  flags: {
+    network: flag(list(NetworkIdSchema, 1), {
+      value: 'IDS',
+      help: 'network folders under models/, comma-separated',
+    }),
+    'model-dir': flag(z.string().min(1), { value: 'DIR', help: 'serve this model folder instead' }),
+    port: flag(z.coerce.number().int().min(0).max(65535), {
+      value: 'N',
+      default: 8787,
+      help: 'first port (0 = any free port)',
+    }),
+    host: flag(
+      z
+        .string()
+        .regex(/^[0-9A-Za-z.:-]{1,253}$/, 'host must be an address or a host name, e.g. 0.0.0.0'),
+      {
+        value: 'H',
+        default: '127.0.0.1',
+        help: 'address to listen on\n(0.0.0.0: every interface; then set a token)',
+      },
+    ),
+    cors: flag(list(z.string(), 0), {
+      value: 'ORIGINS',
+      defaultHelp: 'off',
+      help: 'allow browsers on these origins (comma-separated, or *)',
+    }),
+    runtime: flag(z.enum(['workerd', 'node']), {
+      value: 'R',
+      default: 'workerd',
+      help: "workerd (wrangler's local runtime) | node",
+    }),
+    token: flag(z.string().min(1), {
+      value: 'T',
+      defaultHelp: '$AUTH_TOKEN, else open',
+      help: 'require "Authorization: Bearer T"',
+    }),
+  },
+  rules: (f, ctx) => {
+    if (!(f.network || f.modelDir)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give --network <id>[,<id>...] or --model-dir <dir>',
+        path: ['network'],
+      });
+    }
+  },
+});
 
 runMain(async () => {
   quietWrangler();
-  const s = { type: 'string' } as const;
-  const f = parseCli(
-    process.argv.slice(2),
-    { network: s, 'model-dir': s, port: s, host: s, runtime: s, token: s, cors: s },
-    Flags,
-    HELP,
-  );
+  const f = cli.parse(process.argv.slice(2));
   const { runtime, port } = f;
   const dirs = f.modelDir
     ? [f.modelDir]

@@ -2,7 +2,7 @@ import type { LoadedNetwork } from '../core/model-folder';
 import { decodePacket } from '../core/packet';
 import { deriveSeed } from '../core/rng';
 import { createApp } from '../worker/app';
-import { createEndpoint } from '../worker/endpoint';
+import { createServedNetwork } from '../worker/served-network';
 
 /**
  * What a network would share: packets from its own endpoint app, in process (the same
@@ -20,12 +20,12 @@ export async function sharedSamples(
   net: LoadedNetwork,
   opts: SharedSamplesOptions,
 ): Promise<Uint8Array> {
-  const endpoint = createEndpoint(net, { kernels: 'fast' });
-  const app = createApp({ endpoint: async () => endpoint, token: () => undefined });
+  const served = createServedNetwork(net, { kernels: 'fast' });
+  const app = createApp({ network: async () => served, token: () => undefined });
   const [h, w, c] = net.manifest.dataset.imageShape;
   const px = h * w * c;
   const out = new Uint8Array(opts.count * px);
-  const step = endpoint.limits.maxCount;
+  const step = served.limits.maxCount;
   for (let done = 0, i = 0; done < opts.count; i++) {
     const q = new URLSearchParams({
       count: String(Math.min(step, opts.count - done)),

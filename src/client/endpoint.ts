@@ -10,7 +10,7 @@ import {
 } from '../core/packet';
 import { deriveSeed } from '../core/rng';
 import { EndpointError } from './errors';
-import { type Endpoint, getWithRetry, mapPool, type RetryOptions } from './http';
+import { type EndpointAddress, getWithRetry, mapPool, type RetryOptions } from './http';
 
 /**
  * What `GET /v1/network` tells us, normalised. The endpoint serves the public part of the
@@ -42,7 +42,7 @@ const NetworkInfoSchema = NetworkDescriptionReadSchema.extend({
 });
 
 export async function fetchNetworkInfo(
-  endpoint: Endpoint,
+  endpoint: EndpointAddress,
   opts: RetryOptions = {},
 ): Promise<NetworkInfo> {
   const { body } = await getWithRetry(endpoint, '/v1/network', {
@@ -155,7 +155,7 @@ export function verifyPacket(packet: Packet, info: NetworkInfo, req: PacketReque
 
 /** Fetch, decode and verify one packet. */
 export async function fetchPacket(
-  endpoint: Endpoint,
+  endpoint: EndpointAddress,
   info: NetworkInfo,
   req: PacketRequest,
   opts: RetryOptions = {},
@@ -227,7 +227,7 @@ export function chunkSeed(seed: number, index: number): number {
  * chunks are taken in index order and the tail is cut to exactly `samples`.
  */
 export async function fetchPacketSet(
-  endpoint: Endpoint,
+  endpoint: EndpointAddress,
   info: NetworkInfo,
   opts: FetchSetOptions,
 ): Promise<PacketSet> {

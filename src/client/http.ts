@@ -1,12 +1,16 @@
 import { createRng } from '../core/rng';
 import { EndpointError } from './errors';
 
-export interface Endpoint {
+/** Where an endpoint is and how to be let in: its base URL and bearer token. */
+export interface EndpointAddress {
   /** Base URL, e.g. http://127.0.0.1:8787 (no trailing /v1). */
   url: string;
   /** Bearer token, when the endpoint requires one. */
   token?: string | undefined;
 }
+
+/** @deprecated Renamed `EndpointAddress` (a URL and a token, not the endpoint itself). */
+export type Endpoint = EndpointAddress;
 
 export interface RetryOptions {
   /** Per-request timeout in ms (covers connect + the whole body). Default 60 000. */
@@ -28,11 +32,14 @@ export interface RetryOptions {
 }
 
 /** Parse `URL` or `URL@TOKEN` (token after the last `@` that follows the host). */
-export function parseEndpoint(spec: string): Endpoint {
+export function parseEndpointAddress(spec: string): EndpointAddress {
   const m = /^(https?:\/\/[^@\s]+?)(?:@([^@\s/]+))?$/.exec(spec.trim());
   if (!m) throw new Error(`endpoint "${spec}": want http(s)://host[:port][@token]`);
   return { url: m[1]!.replace(/\/+$/, ''), token: m[2] };
 }
+
+/** @deprecated Renamed `parseEndpointAddress`. */
+export const parseEndpoint = parseEndpointAddress;
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -109,7 +116,7 @@ async function errorText(res: Response): Promise<string> {
  * Jitter is seeded by `seed` so runs are reproducible.
  */
 export async function getWithRetry(
-  endpoint: Endpoint,
+  endpoint: EndpointAddress,
   path: string,
   opts: RetryOptions & { seed?: number } = {},
 ): Promise<{ body: Uint8Array; headers: Headers }> {

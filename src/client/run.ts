@@ -17,7 +17,7 @@ import {
   finetune,
   widenClassifier,
 } from './finetune';
-import type { Endpoint, RetryOptions } from './http';
+import type { EndpointAddress, RetryOptions } from './http';
 import { mergeSets, oneHotSet, type SoftSet, withTemperature } from './merge';
 import { generateReplaySet } from './replay';
 import { saveMergedFolder } from './save';
@@ -34,7 +34,7 @@ export type ClientEvent =
   | { kind: 'saved'; dir: string };
 
 export interface RunClientOptions extends RetryOptions {
-  endpoints: readonly Endpoint[];
+  endpoints: readonly EndpointAddress[];
   /** The target network's model folder (its classifier is fine-tuned; nothing there is changed). */
   targetDir: string;
   /** Save the merged classifier here (atomically). */

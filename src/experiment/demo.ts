@@ -15,7 +15,7 @@ import { type Dataset, loadDataset } from '../data/idx';
 import { networkIds, randomPartition } from '../data/partition';
 import { folderReader, writeFileAtomic } from '../node/fs-atomic';
 import { trainAndExport } from '../train/train-network';
-import type { EndpointRuntime } from '../worker/local-endpoint';
+import type { EndpointRuntime } from '../worker-host/local-endpoint';
 import { QUICK } from './config';
 import { type Fleet, startFleet } from './fleet';
 import { textTable } from './stats';

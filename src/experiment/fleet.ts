@@ -1,4 +1,4 @@
-import { type EndpointRuntime, startLocalEndpoint } from '../worker/local-endpoint';
+import { type EndpointRuntime, startLocalEndpoint } from '../worker-host/local-endpoint';
 
 export interface FleetMember {
   url: string;

@@ -230,15 +230,19 @@ export function validationUnion(ctx: RepeatContext): Dataset | undefined {
   return slices.length === ctx.ids.length ? concatDatasets(slices) : undefined;
 }
 
-export async function loadAll(dirs: readonly string[]): Promise<LoadedNetwork[]> {
+/** The networks in `dirs`, loaded for `f` and disposed after it, whatever it does. */
+export async function withNetworks<T>(
+  dirs: readonly string[],
+  f: (nets: LoadedNetwork[]) => Promise<T>,
+): Promise<T> {
   const nets: LoadedNetwork[] = [];
-  for (const d of dirs) nets.push(await loadNetwork(folderReader(d)));
-  return nets;
-}
-
-export function disposeAll(nets: readonly LoadedNetwork[]): void {
-  for (const n of nets) {
-    n.classifier.dispose();
-    n.decoder.dispose();
+  try {
+    for (const d of dirs) nets.push(await loadNetwork(folderReader(d)));
+    return await f(nets);
+  } finally {
+    for (const n of nets) {
+      n.classifier.dispose();
+      n.decoder.dispose();
+    }
   }
 }

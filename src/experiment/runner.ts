@@ -8,7 +8,7 @@ import { type Dataset, loadDataset } from '../data/idx';
 import { networkIds } from '../data/partition';
 import { writeFileAtomic } from '../node/fs-atomic';
 import { nativeInfo, nativeKernelsActive } from '../node/native-kernels';
-import type { EndpointRuntime } from '../worker/local-endpoint';
+import type { EndpointRuntime } from '../worker-host/local-endpoint';
 import { type ExperimentConfig, type RowSpec, rowsFor } from './config';
 import { networkDirs, type RepeatContext, repeatPartition, targetIndex } from './networks';
 import { resultsMarkdown } from './report';

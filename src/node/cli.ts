@@ -138,16 +138,6 @@ function helpText(usage: string, about: string, flags: Record<string, Flag>): st
   return `${usage}\n\n${about.trim()}\n\n${lines.join('\n')}\n  ${'--help'.padEnd(width)}this text`;
 }
 
-/** @deprecated Declare flags once with `defineCli()`; kept until every script uses it. */
-export function parseCli<S extends z.ZodType>(
-  argv: readonly string[],
-  options: ParseOptions,
-  schema: S,
-  help: string,
-): z.infer<S> {
-  return parseWith(argv, options, schema, help);
-}
-
 function parseWith<S extends z.ZodType>(
   argv: readonly string[],
   options: ParseOptions,

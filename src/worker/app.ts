@@ -2,18 +2,18 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { bearerAuth } from './auth';
 import type { ResponseCache } from './cache';
-import type { Endpoint } from './endpoint';
 import { apiError, notFound, onError } from './errors';
 import { openApiDocument } from './openapi';
 import { healthRoutes } from './routes/health';
 import { networkRoutes } from './routes/network';
 import { packetRoutes } from './routes/packet';
 import { previewRoutes } from './routes/preview';
+import type { ServedNetwork } from './served-network';
 
 /** Hono variables every route may read. */
 export interface AppEnv {
   Variables: {
-    endpoint: Endpoint;
+    network: ServedNetwork;
     /** Whether this environment has a token: seeded responses are then private. */
     tokenRequired: boolean;
     /** Where seeded packets and previews are kept; none: made on every request. */
@@ -26,7 +26,7 @@ export interface AppOptions {
    * The loaded network for this request's environment (memoize: it is called per request).
    * A rejection answers 503 naming the cause (e.g. a tampered weights file).
    */
-  endpoint: (env: unknown) => Promise<Endpoint>;
+  network: (env: unknown) => Promise<ServedNetwork>;
   /** The bearer token this environment requires; none (undefined or '') leaves it open. */
   token: (env: unknown) => string | undefined;
   /** Cache of seeded packets and previews (Worker: `caches.default`; Node: in memory). */
@@ -61,9 +61,9 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   app.onError(onError);
   app.notFound(notFound);
 
-  const load = async (env: unknown): Promise<Endpoint> => {
+  const load = async (env: unknown): Promise<ServedNetwork> => {
     try {
-      return await opts.endpoint(env);
+      return await opts.network(env);
     } catch (e) {
       throw apiError(
         503,
@@ -105,7 +105,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   });
   app.use('/v1/*', bearerAuth(opts.token), async (c, next) => {
     if (ROUTES.includes(c.req.path) && (c.req.method === 'GET' || c.req.method === 'HEAD')) {
-      c.set('endpoint', await load(c.env));
+      c.set('network', await load(c.env));
       c.set('tokenRequired', Boolean(opts.token(c.env)));
       c.set('cache', opts.cache);
     }

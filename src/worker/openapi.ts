@@ -6,7 +6,7 @@ import {
   PacketQuerySchema,
   PreviewQuerySchema,
 } from '../core/api';
-import { ENDPOINT_VERSION } from './endpoint';
+import { ENDPOINT_VERSION } from './served-network';
 
 /**
  * The OpenAPI 3.1 document of the endpoint, generated from the zod schemas the routes

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import { type PacketQuery, PacketQuerySchema, PreviewQuerySchema } from '../core/api';
-import type { Endpoint, PacketParams } from './endpoint';
-import { defaultGenerator } from './endpoint';
 import { apiError, type Issue, toIssues } from './errors';
+import type { PacketParams, ServedNetwork } from './served-network';
+import { defaultGenerator } from './served-network';
 
 export { PacketQuerySchema, PreviewQuerySchema };
 
@@ -20,13 +20,13 @@ function describe(issues: Issue[]): string {
 
 /** Checks that need the network (its classes, generators, limits) and fills the defaults. */
 export function resolveParams(
-  ep: Endpoint,
+  served: ServedNetwork,
   q: PacketQuery,
   defaults: { count: number; maxCount: number },
   drawSeed: () => number,
 ): PacketParams & { seedGiven: boolean } {
   const issues: Issue[] = [];
-  const { manifest } = ep.net;
+  const { manifest } = served.net;
   const count = q.count ?? defaults.count;
   if (count > defaults.maxCount) {
     issues.push({
@@ -45,11 +45,11 @@ export function resolveParams(
       });
     }
   }
-  const generator = q.generator ?? defaultGenerator(ep);
-  const plugin = ep.generators.get(generator);
+  const generator = q.generator ?? defaultGenerator(served);
+  const plugin = served.generators.get(generator);
   const reason = plugin?.unavailableReason(manifest);
   if (!plugin || reason) {
-    const offered = ep.generators.availableFor(manifest).map((g) => g.name);
+    const offered = served.generators.availableFor(manifest).map((g) => g.name);
     issues.push({
       path: 'generator',
       code: 'unknown_generator',
@@ -63,7 +63,7 @@ export function resolveParams(
     count,
     seed: q.seed ?? drawSeed(),
     seedGiven: q.seed !== undefined,
-    threshold: q.threshold ?? ep.limits.defaultThreshold,
+    threshold: q.threshold ?? served.limits.defaultThreshold,
     classes: q.classes,
     generator,
   };

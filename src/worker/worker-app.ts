@@ -4,7 +4,7 @@ import { createApp } from './app';
 import { initWorkerdBackend } from './backend-workerd';
 import { edgeCache } from './cache';
 import { corsOriginsFromVars, endpointVars, limitsFromVars } from './config';
-import { createEndpoint, type Endpoint } from './endpoint';
+import { createServedNetwork, type ServedNetwork } from './served-network';
 
 export interface ModelBundle {
   networkId: string;
@@ -21,8 +21,8 @@ export interface WorkerHandler {
 }
 
 export function createWorker(bundle: ModelBundle): WorkerHandler {
-  let endpoint: Promise<Endpoint> | undefined;
-  const load = async (env: unknown): Promise<Endpoint> => {
+  let served: Promise<ServedNetwork> | undefined;
+  const load = async (env: unknown): Promise<ServedNetwork> => {
     const limits = limitsFromVars(endpointVars(env));
     await initWorkerdBackend();
     const net = await loadNetwork(async (path) => {
@@ -30,12 +30,12 @@ export function createWorker(bundle: ModelBundle): WorkerHandler {
       if (!bytes) throw new Error(`${path} is not in the Worker bundle`);
       return new Uint8Array(bytes);
     });
-    return createEndpoint(net, { kernels: 'fast', limits });
+    return createServedNetwork(net, { kernels: 'fast', limits });
   };
   const app = createApp({
-    endpoint: (env) => {
-      endpoint ??= load(env);
-      return endpoint;
+    network: (env) => {
+      served ??= load(env);
+      return served;
     },
     token: (env) => (env as Partial<Env> | undefined)?.AUTH_TOKEN || undefined,
     cache: edgeCache(),

@@ -7,6 +7,7 @@ import {
   getWithRetry,
   mergeSets,
   parseEndpoint,
+  parseEndpointAddress,
   type SoftSet,
 } from '../../src/client';
 import { type FakeEndpoint, type FakeNetwork, startFakeEndpoint } from './fake-endpoint';
@@ -45,15 +46,19 @@ async function expectCode(p: Promise<unknown>, code: string, url: string) {
 
 describe('endpoint spec', () => {
   it('parses URL and URL@token', () => {
-    expect(parseEndpoint('http://127.0.0.1:8787/')).toEqual({
+    expect(parseEndpointAddress('http://127.0.0.1:8787/')).toEqual({
       url: 'http://127.0.0.1:8787',
       token: undefined,
     });
-    expect(parseEndpoint('https://a.example.com@s3cret')).toEqual({
+    expect(parseEndpointAddress('https://a.example.com@s3cret')).toEqual({
       url: 'https://a.example.com',
       token: 's3cret',
     });
-    expect(() => parseEndpoint('ftp://x')).toThrow(/want http/);
+    expect(() => parseEndpointAddress('ftp://x')).toThrow(/want http/);
+  });
+
+  it('keeps the old name, parseEndpoint, for callers of the client API', () => {
+    expect(parseEndpoint('http://h:1@t')).toEqual({ url: 'http://h:1', token: 't' });
   });
 });
 

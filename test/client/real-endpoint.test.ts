@@ -12,7 +12,7 @@ import {
 } from '../../src/client';
 import { loadNetwork } from '../../src/core/model-folder';
 import { folderReader } from '../../src/node/fs-atomic';
-import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker/local-endpoint';
+import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker-host/local-endpoint';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 
 /** The client against the real endpoint (the Hono app on Node, over HTTP). */

@@ -9,7 +9,7 @@ import {
   type NetworkInfo,
 } from '../../src/client';
 import { decodePacket, encodePacket, type PacketMetadata } from '../../src/core/packet';
-import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker/local-endpoint';
+import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker-host/local-endpoint';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 
 /**

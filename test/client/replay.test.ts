@@ -4,7 +4,7 @@ import { fetchNetworkInfo, fetchPacket, initClientBackend } from '../../src/clie
 import { generateReplaySet } from '../../src/client/replay';
 import { type LoadedNetwork, loadNetwork } from '../../src/core/model-folder';
 import { folderReader } from '../../src/node/fs-atomic';
-import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker/local-endpoint';
+import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker-host/local-endpoint';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 
 /** One sampler (src/core/sampling.ts): the client's local replay is the endpoint's packet. */

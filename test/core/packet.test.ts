@@ -5,7 +5,7 @@ import { decodePacket, encodePacket, type Packet, PacketFormatError } from '../.
 import { folderReader } from '../../src/node/fs-atomic';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { createApp } from '../../src/worker/app';
-import { createEndpoint } from '../../src/worker/endpoint';
+import { createServedNetwork } from '../../src/worker/served-network';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 
 /**
@@ -18,8 +18,8 @@ let real: Uint8Array[] = [];
 beforeAll(async () => {
   await initWasmBackend();
   const { dir } = await writeTinyNetwork({ classes: [1, 3, 5] });
-  const endpoint = createEndpoint(await loadNetwork(folderReader(dir)), {});
-  const app = createApp({ endpoint: async () => endpoint, token: () => undefined });
+  const served = createServedNetwork(await loadNetwork(folderReader(dir)), {});
+  const app = createApp({ network: async () => served, token: () => undefined });
   real = [];
   for (const q of [
     'count=12&seed=1&threshold=0',

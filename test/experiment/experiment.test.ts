@@ -7,7 +7,7 @@ import { type ExperimentConfig, QUICK } from '../../src/experiment/config';
 import { runDemo } from '../../src/experiment/demo';
 import { runExperiment } from '../../src/experiment/runner';
 import { meanStd } from '../../src/experiment/stats';
-import { writeTinyNetwork } from '../fixtures/tiny-network';
+import { TINY_ARCHITECTURE, writeTinyNetwork } from '../fixtures/tiny-network';
 
 /** Whole pipelines over HTTP: minutes on a busy 2-core machine. */
 const INTEGRATION_TIMEOUT_MS = 360_000;
@@ -18,13 +18,7 @@ const TINY: ExperimentConfig = {
   name: 'tiny',
   train: {
     ...QUICK.train,
-    architecture: {
-      classifierFilters: [4, 4, 8, 8],
-      encoderFilters: [4, 8, 8, 8],
-      decoderFilters: [8, 4, 4, 4],
-      denseUnits: 16,
-      upsampling: 'transpose',
-    },
+    architecture: TINY_ARCHITECTURE,
     latentSize: 8,
     epochs: 1,
     vaeEpochs: 1,

@@ -10,7 +10,14 @@ import {
   registerNativeKernels,
 } from '../../src/node/native/index';
 import { initWasmBackend } from '../../src/node/wasm-backend';
-import { type ConvCase, convCases, data, maxRelErr, on } from '../core/kernels/helpers';
+import {
+  type ConvCase,
+  convCaseData,
+  convCases,
+  data,
+  maxRelErr,
+  on,
+} from '../core/kernels/helpers';
 import { BATCH, batch, expectVaeTrainingLowersLoss, SHAPE } from '../core/kernels/training-helpers';
 
 const available = loadNativeAddon() !== null;
@@ -44,26 +51,13 @@ describe.skipIf(!available)('native kernels on wasm match cpu', () => {
   });
 
   it.each(cases)('conv2d / fused / backprop filter / backprop input: %#', async (c) => {
-    const xShape: [number, number, number, number] = [c.n, c.h, c.w, c.ci];
-    const fShape: [number, number, number, number] = [c.k, c.k, c.ci, c.co];
-    const x = data(c.n * c.h * c.w * c.ci, 1);
-    const f = data(c.k * c.k * c.ci * c.co, 2);
+    const { xShape, fShape, yShape, x, f, dy, backprop } = convCaseData(c);
     const bias = data(c.co, 4);
-    const yShape = tf.tidy(
-      () =>
-        tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, c.s, c.pad)
-          .shape,
-    );
-    const dy = data(
-      yShape.reduce((p, q) => p * q, 1),
-      3,
-    );
     const run = () => {
       const xt = tf.tensor4d(x, xShape);
       const ft = tf.tensor4d(f, fShape);
       const bt = tf.tensor1d(bias);
       const dyt = tf.tensor(dy, yShape);
-      const attrs = { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC' };
       const y = tf.conv2d(xt, ft, c.s, c.pad);
       const relu = tf.fused.conv2d({
         x: xt,
@@ -81,17 +75,8 @@ describe.skipIf(!available)('native kernels on wasm match cpu', () => {
         bias: bt,
         activation: 'sigmoid',
       });
-      const dw = tf
-        .engine()
-        .runKernel('Conv2DBackpropFilter', { x: xt, dy: dyt }, { ...attrs, filterShape: fShape });
-      const dx = tf
-        .engine()
-        .runKernel(
-          'Conv2DBackpropInput',
-          { dy: dyt, filter: ft },
-          { ...attrs, inputShape: xShape },
-        );
-      return [y, relu, sig, dw as tf.Tensor, dx as tf.Tensor];
+      const [dw, dx] = backprop(xt, ft, dyt);
+      return [y, relu, sig, dw, dx];
     };
     const cpu = await on('cpu', run);
     const before = tf.memory().numTensors;

@@ -84,7 +84,7 @@ describe('npm run finetune: the output folder (CLI)', () => {
   it('--force replaces a non-empty --out only after a successful run', async () => {
     const { initWasmBackend } = await import('../../src/node/wasm-backend');
     const { writeTinyNetwork } = await import('../fixtures/tiny-network');
-    const { startNodeEndpoint } = await import('../../src/worker/node-entry');
+    const { startNodeEndpoint } = await import('../../src/worker-host/node-entry');
     await initWasmBackend();
     const { dir } = await writeTinyNetwork({ dir: join(tmp, 'net-a') });
     const target = (

@@ -14,6 +14,8 @@ const commands = [
   ['prepare-fashion-mnist.ts', 'npm run data:fashion-mnist'],
   ['export-image-folder.ts', 'npm run data:image-folder'],
   ['experiment.ts', 'npm run experiment'],
+  ['serve.ts', 'npm run serve'],
+  ['bench-edge.ts', 'npm run bench:edge'],
 ] as const;
 
 describe('--help', () => {
@@ -25,21 +27,6 @@ describe('--help', () => {
       expect(r.out.startsWith(usage)).toBe(true);
       expect(r.out).toMatch(/^ {2}--help {2,}this text$/m);
       expect(r.err).toBe('');
-    },
-    60_000,
-  );
-});
-
-describe('--help of the commands still on the older parser', () => {
-  it.each([
-    ['serve.ts', 'npm run serve'],
-    ['bench-edge.ts', 'npm run bench:edge'],
-  ] as const)(
-    '%s prints its usage and exits 0',
-    async (script, usage) => {
-      const r = await runScript(script, '--help');
-      expect(r.code, r.err).toBe(0);
-      expect(r.out.startsWith(usage)).toBe(true);
     },
     60_000,
   );

@@ -1,28 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initWasmBackend } from '../../src/node/wasm-backend';
 import { memoryCache } from '../../src/worker/cache';
 import {
   type EndpointRuntime,
   type LocalEndpoint,
   startLocalEndpoint,
-} from '../../src/worker/local-endpoint';
-import type { SchedulerStats } from '../../src/worker/scheduler';
-import { quietWrangler } from '../../src/worker/workerd-local';
-import { writeTinyNetwork } from '../fixtures/tiny-network';
+} from '../../src/worker-host/local-endpoint';
 import { expectJsonError, readPacket } from './helpers';
+import { schedulerLoad, tinyNetworkToServe } from './served-network';
 
 /**
  * Seeded packets and previews are served from the cache (Cache API in workerd, memory in Node)
  * after the token check: the second identical request generates nothing. With a token the
  * responses are private and vary on Authorization (a shared cache must not hand them out).
  */
-let dir: string;
-
-beforeAll(async () => {
-  quietWrangler();
-  await initWasmBackend();
-  ({ dir } = await writeTinyNetwork({ networkId: 'net-c', classes: [0, 1, 2] }));
-});
+const net = tinyNetworkToServe({ networkId: 'net-c', classes: [0, 1, 2] });
 
 describe('memoryCache', () => {
   it('returns what was put, evicts the least recently used beyond its bound', async () => {
@@ -45,13 +36,12 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('edge cache (%s)', (runtime)
   let open: LocalEndpoint;
   let closed: LocalEndpoint;
 
-  const batches = async (ep: LocalEndpoint) =>
-    ((await (await fetch(`${ep.url}/healthz`)).json()) as { load: SchedulerStats }).load.batches;
+  const batches = async (ep: LocalEndpoint) => (await schedulerLoad(ep)).batches;
 
   beforeAll(async () => {
     [open, closed] = await Promise.all([
-      startLocalEndpoint({ modelDir: dir, runtime, log: () => undefined }),
-      startLocalEndpoint({ modelDir: dir, runtime, token: 'c-token', log: () => undefined }),
+      startLocalEndpoint({ modelDir: net.dir, runtime, log: () => undefined }),
+      startLocalEndpoint({ modelDir: net.dir, runtime, token: 'c-token', log: () => undefined }),
     ]);
   });
 

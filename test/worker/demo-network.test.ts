@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initWasmBackend } from '../../src/node/wasm-backend';
-import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker/local-endpoint';
-import { quietWrangler } from '../../src/worker/workerd-local';
+import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker-host/local-endpoint';
+import { quietWrangler } from '../../src/worker-host/workerd-local';
 import { readPacket } from './helpers';
 
 /** The bar on a real trained network: the committed demo net-a, in workerd. */

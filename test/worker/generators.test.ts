@@ -8,7 +8,7 @@ import { quotas } from '../../src/core/sampling';
 import { folderReader } from '../../src/node/fs-atomic';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { createApp } from '../../src/worker/app';
-import { createEndpoint } from '../../src/worker/endpoint';
+import { createServedNetwork } from '../../src/worker/served-network';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 import { readPacket } from './helpers';
 
@@ -69,8 +69,8 @@ beforeAll(async () => {
   const loaded = await loadNetwork(folderReader(dir));
   net = { ...loaded, classifier: brightnessClassifier() };
   const generators = builtinGenerators().register(flatTargeted).register(flatRandom);
-  const endpoint = createEndpoint(net, { generators });
-  const app = createApp({ endpoint: async () => endpoint, token: () => undefined });
+  const served = createServedNetwork(net, { generators });
+  const app = createApp({ network: async () => served, token: () => undefined });
   request = async (path) => app.request(path);
 });
 

@@ -1,28 +1,20 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initWasmBackend } from '../../src/node/wasm-backend';
+import type { SchedulerStats } from '../../src/worker/scheduler';
 import {
   type EndpointRuntime,
   type LocalEndpoint,
   startLocalEndpoint,
-} from '../../src/worker/local-endpoint';
-import type { SchedulerStats } from '../../src/worker/scheduler';
-import { quietWrangler } from '../../src/worker/workerd-local';
-import { writeTinyNetwork } from '../fixtures/tiny-network';
+} from '../../src/worker-host/local-endpoint';
 import { confidenceQuantile, expectJsonError, readPacket } from './helpers';
+import { schedulerLoad, tinyNetworkToServe } from './served-network';
 
 /**
  * Fairness under load, over real HTTP, in Node and in real workerd: generation yields between
  * batches, abandoned requests stop, the packet queue is bounded (503 + Retry-After).
  * `/healthz` reports the scheduler's state, which is what these tests observe (no timings).
  */
-let dir: string;
-
-beforeAll(async () => {
-  quietWrangler();
-  await initWasmBackend();
-  ({ dir } = await writeTinyNetwork({ networkId: 'net-l', classes: [0, 1, 2] }));
-});
+const net = tinyNetworkToServe({ networkId: 'net-l', classes: [0, 1, 2] });
 
 /** Per-test timeout: these tests generate thousands of samples on a possibly shared machine. */
 const HEAVY = 300_000;
@@ -48,11 +40,7 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
   let selective: number;
   let fullPacketBatches = 0;
 
-  const load = async (ep: LocalEndpoint): Promise<SchedulerStats> => {
-    const res = await fetch(`${ep.url}/healthz`);
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { load: SchedulerStats }).load;
-  };
+  const load = schedulerLoad;
   /** Poll /healthz until `ok` holds (at most 240 s: the machine may be shared); returns it. */
   const until = async (ep: LocalEndpoint, ok: (s: SchedulerStats) => boolean) => {
     for (const t0 = Date.now(); Date.now() - t0 < 240_000; ) {
@@ -67,7 +55,12 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
     // Every request goes to the runtime's own socket (workerd without wrangler's dev proxy,
     // which is not what is tested here and does not pass on a client's disconnect).
     const start = async (limits: { maxConcurrentPackets: number; maxQueuedPackets: number }) => {
-      const ep = await startLocalEndpoint({ modelDir: dir, runtime, log: () => undefined, limits });
+      const ep = await startLocalEndpoint({
+        modelDir: net.dir,
+        runtime,
+        log: () => undefined,
+        limits,
+      });
       return { ...ep, url: ep.directUrl };
     };
     [roomy, tight] = await Promise.all([

@@ -5,13 +5,13 @@ import { createRng } from '../../src/core/rng';
 import { folderReader } from '../../src/node/fs-atomic';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { createApp } from '../../src/worker/app';
-import { createEndpoint, type Endpoint } from '../../src/worker/endpoint';
-import { startLocalEndpoint } from '../../src/worker/local-endpoint';
+import { createServedNetwork, type ServedNetwork } from '../../src/worker/served-network';
+import { startLocalEndpoint } from '../../src/worker-host/local-endpoint';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 import { BAD_QUERIES, expectJsonError, type Fetch, medianConfidence, readPacket } from './helpers';
 
 let dir: string;
-let endpoint: Endpoint;
+let served: ServedNetwork;
 let fetchOpen: Fetch;
 let fetchAuth: Fetch;
 let median: number;
@@ -19,9 +19,9 @@ let median: number;
 beforeAll(async () => {
   await initWasmBackend();
   ({ dir } = await writeTinyNetwork({ classes: [1, 3, 5] }));
-  endpoint = createEndpoint(await loadNetwork(folderReader(dir)), { kernels: 'fast' });
-  const open = createApp({ endpoint: async () => endpoint, token: () => undefined });
-  const closed = createApp({ endpoint: async () => endpoint, token: () => 's3cret-token' });
+  served = createServedNetwork(await loadNetwork(folderReader(dir)), { kernels: 'fast' });
+  const open = createApp({ network: async () => served, token: () => undefined });
+  const closed = createApp({ network: async () => served, token: () => 's3cret-token' });
   fetchOpen = async (path, init) => open.request(path, init);
   fetchAuth = async (path, init) => closed.request(path, init);
   median = await medianConfidence(fetchOpen);
@@ -39,7 +39,7 @@ describe('edge app under Node (app.request)', () => {
       networkId: 'net-a',
       classes: [1, 3, 5],
       imageShape: [28, 28, 1],
-      modelDigest: endpoint.net.digest,
+      modelDigest: served.net.digest,
       defaultGenerator: 'vae',
       limits: { maxCount: 1024, defaultThreshold: 0.9 },
     });
@@ -58,7 +58,7 @@ describe('edge app under Node (app.request)', () => {
       networkId: 'net-a',
       classIds: [1, 3, 5],
       generator: 'vae',
-      modelDigest: endpoint.net.digest,
+      modelDigest: served.net.digest,
       seed: 7,
       threshold: median,
       requested: 100,

@@ -9,20 +9,20 @@ import { loadNetwork } from '../../src/core/model-folder';
 import { folderReader } from '../../src/node/fs-atomic';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { createApp } from '../../src/worker/app';
-import { createEndpoint, type Endpoint } from '../../src/worker/endpoint';
+import { createServedNetwork, type ServedNetwork } from '../../src/worker/served-network';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 
 /** GET /v1/openapi.json against the routes; CORS (off by default); one log line per request. */
-let endpoint: Endpoint;
+let served: ServedNetwork;
 const lines: string[] = [];
 let app: ReturnType<typeof createApp>;
 
 beforeAll(async () => {
   await initWasmBackend();
   const { dir } = await writeTinyNetwork({ networkId: 'net-o', classes: [1, 3, 5] });
-  endpoint = createEndpoint(await loadNetwork(folderReader(dir)), { kernels: 'fast' });
+  served = createServedNetwork(await loadNetwork(folderReader(dir)), { kernels: 'fast' });
   app = createApp({
-    endpoint: async () => endpoint,
+    network: async () => served,
     token: () => 'o-token',
     log: (line) => lines.push(line),
   });
@@ -90,7 +90,7 @@ describe('CORS', () => {
 
   it('allows the configured origins, with preflight and exposed packet headers', async () => {
     const withCors = createApp({
-      endpoint: async () => endpoint,
+      network: async () => served,
       token: () => 'o-token',
       corsOrigins: () => ['https://app.example.org'],
       log: () => undefined,

@@ -1,8 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { tokenProblem } from '../../src/worker/auth';
-import { startNodeEndpoint } from '../../src/worker/node-entry';
-import { startWorkerdEndpoint } from '../../src/worker/workerd-local';
+import { startNodeEndpoint } from '../../src/worker-host/node-entry';
+import { startWorkerdEndpoint } from '../../src/worker-host/workerd-local';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 import { runScript } from '../scripts/run-script';
 import { expectJsonError } from './helpers';

@@ -2,9 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initWasmBackend } from '../../src/node/wasm-backend';
-import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker/local-endpoint';
-import { prepareWorkerBundle } from '../../src/worker/worker-bundle';
-import { quietWrangler } from '../../src/worker/workerd-local';
+import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker-host/local-endpoint';
+import { prepareWorkerBundle } from '../../src/worker-host/worker-bundle';
+import { quietWrangler } from '../../src/worker-host/workerd-local';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 import { BAD_QUERIES, expectJsonError, type Fetch, medianConfidence, readPacket } from './helpers';
 

@@ -3,12 +3,11 @@ import {
   calibrateMember,
   disposeMember,
   ensemblePredictor,
-  evaluate,
   fairEnsemblePredictor,
   type Predictor,
 } from '../../client';
-import { loadClassifiers, networkData, type RepeatContext, validationUnion } from '../networks';
-import { type RowBase, type RowRun, summarise } from './row-run';
+import { loadClassifiers, networkData, type RepeatContext } from '../networks';
+import { type RowBase, type RowRun, score, summarise } from './row-run';
 
 async function scored(
   ctx: RepeatContext,
@@ -16,18 +15,19 @@ async function scored(
   predictor: Predictor,
   extra: Record<string, unknown> = {},
 ): Promise<RowRun> {
-  const e = await evaluate(predictor, ctx.test);
-  const val = validationUnion(ctx);
-  const v = val ? await evaluate(predictor, val) : undefined;
+  const { test, validation } = await score(ctx, predictor);
   return {
     ...base,
-    ...summarise(e, v),
-    seconds: { inference: e.seconds },
+    ...summarise(test, validation),
+    seconds: { inference: test.seconds },
     ...(Object.keys(extra).length ? { detail: extra } : {}),
   };
 }
 
-/** The paper's ensemble: element-wise max of the members' softmax outputs, uncalibrated. */
+/**
+ * The paper's ensemble: element-wise max of the members' softmax outputs, uncalibrated.
+ * It needs the classifiers only, so no generator is trained for it.
+ */
 export async function naiveEnsembleRow(ctx: RepeatContext, base: RowBase): Promise<RowRun> {
   const members = await loadClassifiers(ctx);
   try {

@@ -1,23 +1,16 @@
-import {
-  ensemblePredictor,
-  evaluate,
-  modelPredictor,
-  type RunClientOptions,
-  runClient,
-} from '../../client';
+import { evaluate, modelPredictor, type RunClientOptions, runClient } from '../../client';
 import { deriveSeed } from '../../core/rng';
-import type { EndpointRuntime } from '../../worker/local-endpoint';
+import type { EndpointRuntime } from '../../worker-host/local-endpoint';
 import { withFleet } from '../fleet';
 import {
-  disposeAll,
-  loadAll,
   networkData,
   networkDirs,
   type RepeatContext,
   validationUnion,
+  withNetworks,
 } from '../networks';
 import type { RowSpec } from '../rows';
-import { type RowBase, type RowRun, summarise } from './row-run';
+import { paperEnsemble, type RowBase, type RowRun, summarise } from './row-run';
 
 /** The fields of `o` that are set (a recipe's unset fields keep the config's values). */
 function definedOnly<T extends object>(o: T): Partial<T> {
@@ -55,7 +48,6 @@ export async function generativeRow(
   const dirs = await networkDirs(ctx, row.variant!);
   const settings = clientSettings(ctx, row);
   const targetDir = dirs[ctx.target]!;
-  const val = validationUnion(ctx);
   const res = await withFleet(dirs, { runtime }, async (fleet) => {
     ctx.log(`  ${row.id}: ${fleet.members.length} endpoints up (${runtime}), fetching packets...`);
     let lastLog = 0;
@@ -92,21 +84,16 @@ export async function generativeRow(
   });
   try {
     const merged = modelPredictor(res.model, res.classes);
+    // The test set was scored by runClient (res.merged); the validation union here.
+    const val = validationUnion(ctx);
     const v = val ? await evaluate(merged, val) : undefined;
     // inference time of the merged network vs the ensemble of the same networks
-    const nets = await loadAll(dirs);
-    let ensembleSeconds: number;
-    let mergedSeconds: number;
-    try {
-      const ens = ensemblePredictor(
-        nets.map((n) => ({ model: n.classifier, classes: n.manifest.classes })),
-      );
+    const { ensembleSeconds, mergedSeconds } = await withNetworks(dirs, async (nets) => {
+      const ens = paperEnsemble(nets);
       await evaluate(ens, { ...ctx.test, count: Math.min(500, ctx.test.count) }); // warm-up
-      ensembleSeconds = (await evaluate(ens, ctx.test)).seconds;
-      mergedSeconds = (await evaluate(merged, ctx.test)).seconds;
-    } finally {
-      disposeAll(nets);
-    }
+      const ensembleSeconds = (await evaluate(ens, ctx.test)).seconds;
+      return { ensembleSeconds, mergedSeconds: (await evaluate(merged, ctx.test)).seconds };
+    });
     return {
       ...base,
       target: res.targetId,

@@ -1,10 +1,10 @@
-import { evaluate, modelPredictor } from '../../client';
+import { modelPredictor } from '../../client';
 import { buildClassifier } from '../../core/models';
 import { deriveSeed } from '../../core/rng';
 import { concatDatasets } from '../../data/subsample';
 import { trainClassifier } from '../../train/classifier';
 import { networkData, type RepeatContext, validationUnion } from '../networks';
-import { type RowBase, type RowRun, summarise } from './row-run';
+import { type RowBase, type RowRun, score, summarise } from './row-run';
 
 /**
  * The upper bound: the same classifier trained on the union of the images the networks
@@ -35,10 +35,12 @@ export async function jointRow(ctx: RepeatContext, base: RowBase): Promise<RowRu
       ...(val ? { heldOut: val, patience: config.train.patience } : {}),
     });
     const trainSeconds = (performance.now() - t) / 1000;
-    const predictor = modelPredictor(model, classes);
-    const e = await evaluate(predictor, ctx.test);
-    const v = val ? await evaluate(predictor, val) : undefined;
-    return { ...base, ...summarise(e, v), seconds: { train: trainSeconds, inference: e.seconds } };
+    const { test, validation } = await score(ctx, modelPredictor(model, classes));
+    return {
+      ...base,
+      ...summarise(test, validation),
+      seconds: { train: trainSeconds, inference: test.seconds },
+    };
   } finally {
     model.dispose();
   }

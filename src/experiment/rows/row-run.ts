@@ -1,4 +1,6 @@
-import type { Evaluation } from '../../client';
+import { type Evaluation, ensemblePredictor, evaluate, type Predictor } from '../../client';
+import type { LoadedNetwork } from '../../core/model-folder';
+import { type RepeatContext, validationUnion } from '../networks';
 
 /** One finished (repeat, row) unit, as cached on disk. */
 export interface RowRun {
@@ -29,4 +31,19 @@ export function summarise(e: Evaluation, validation?: Evaluation) {
     confusion: e.confusion,
     labels: e.labels,
   };
+}
+
+/** A row's predictor on the test set and, where the networks hold validation slices, on their union. */
+export async function score(
+  ctx: RepeatContext,
+  predictor: Predictor,
+): Promise<{ test: Evaluation; validation?: Evaluation }> {
+  const test = await evaluate(predictor, ctx.test);
+  const val = validationUnion(ctx);
+  return { test, ...(val ? { validation: await evaluate(predictor, val) } : {}) };
+}
+
+/** The paper's ensemble of these networks: element-wise max of their softmax outputs. */
+export function paperEnsemble(nets: readonly LoadedNetwork[]): Predictor {
+  return ensemblePredictor(nets.map((n) => ({ model: n.classifier, classes: n.manifest.classes })));
 }

@@ -1,19 +1,19 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app';
-import type { Endpoint } from '../endpoint';
+import type { ServedNetwork } from '../served-network';
 
 /**
  * `GET /healthz`: open even when a token is set; 503 when the network failed to load. `load`
  * is the packet scheduler's state (running, queued, counters): never blocked by generation.
  */
-export function healthRoutes(load: (env: unknown) => Promise<Endpoint>) {
+export function healthRoutes(load: (env: unknown) => Promise<ServedNetwork>) {
   return new Hono<AppEnv>().get('/healthz', async (c) => {
-    const ep = await load(c.env);
+    const served = await load(c.env);
     return c.json({
       status: 'ok',
-      networkId: ep.net.manifest.networkId,
-      modelDigest: ep.net.digest,
-      load: ep.scheduler.stats(),
+      networkId: served.net.manifest.networkId,
+      modelDigest: served.net.digest,
+      load: served.scheduler.stats(),
     });
   });
 }

@@ -1,12 +1,8 @@
-import { zValidator } from '@hono/zod-validator';
-import { Hono } from 'hono';
 import { encodePng } from '../../core/png';
 import type { SampleSet } from '../../core/sampling';
-import type { AppEnv } from '../app';
-import { cachedResponse, immutableHeaders } from '../cache';
-import { generate, packetEtag } from '../endpoint';
-import { onInvalid, PreviewQuerySchema, randomSeed, resolveParams } from '../query';
-import { etagMatches, generationError } from './packet';
+import { PreviewQuerySchema } from '../query';
+import { generate, packetEtag } from '../served-network';
+import { generatedRoute } from './generated';
 
 const PAD = 2;
 const MAX_COLUMNS = 16;
@@ -58,46 +54,20 @@ export function previewGrid(
 }
 
 /** `GET /v1/preview.png`: generated samples as a PNG grid, one row group per predicted class. */
-export const previewRoutes = new Hono<AppEnv>().get(
-  '/preview.png',
-  zValidator('query', PreviewQuerySchema, onInvalid),
-  async (c) => {
-    const ep = c.get('endpoint');
-    const p = resolveParams(
-      ep,
-      c.req.valid('query'),
-      { count: ep.limits.defaultPreviewCount, maxCount: ep.limits.maxPreviewCount },
-      randomSeed,
+export const previewRoutes = generatedRoute({
+  path: '/preview.png',
+  query: PreviewQuerySchema,
+  count: (l) => ({ count: l.defaultPreviewCount, maxCount: l.maxPreviewCount }),
+  etag: async (served, p) => `"png-${(await packetEtag(served, p)).slice(1)}`,
+  make: async (served, p, signal) => {
+    const set = await generate(served, p, signal);
+    const columns = Math.min(MAX_COLUMNS, Math.max(1, Math.ceil(Math.sqrt(p.count))));
+    const { png, rows } = previewGrid(
+      set,
+      served.net.manifest.dataset.imageShape,
+      served.net.manifest.classes,
+      columns,
     );
-    const etag = `"png-${(await packetEtag(ep, p)).slice(1)}`;
-    const headers: Record<string, string> = {
-      etag,
-      ...(p.seedGiven ? immutableHeaders(c.get('tokenRequired')) : { 'cache-control': 'no-store' }),
-      'x-packet-seed': String(p.seed),
-    };
-    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
-    const signal = c.req.raw.signal;
-    const make = async () => {
-      const set = await generate(ep, p, signal).catch(generationError(signal));
-      const columns = Math.min(MAX_COLUMNS, Math.max(1, Math.ceil(Math.sqrt(p.count))));
-      const { png, rows } = previewGrid(
-        set,
-        ep.net.manifest.dataset.imageShape,
-        ep.net.manifest.classes,
-        columns,
-      );
-      return { body: png, headers: { 'content-type': 'image/png', 'x-preview-rows': rows } };
-    };
-    if (p.seedGiven) {
-      return cachedResponse(
-        c,
-        c.get('cache'),
-        `/v1/preview.png/${etag.slice(1, -1)}`,
-        headers,
-        make,
-      );
-    }
-    const made = await make();
-    return c.body(made.body as Uint8Array<ArrayBuffer>, 200, { ...made.headers, ...headers });
+    return { body: png, headers: { 'content-type': 'image/png', 'x-preview-rows': rows } };
   },
-);
+});

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ConvCase, convCases, data, maxRelErr, on, setup } from './helpers';
+import { type ConvCase, convCaseData, convCases, data, maxRelErr, on, setup } from './helpers';
 
 beforeAll(setup);
 
@@ -11,42 +11,9 @@ const name = (c: Case) => `n${c.n} ${c.h}x${c.w} ci${c.ci} co${c.co} k${c.k} s${
 
 describe('Conv2DBackpropFilter / Conv2DBackpropInput on wasm match cpu', () => {
   it.each(cases)('$pad s$s k$k %#', async (c) => {
-    const x = data(c.n * c.h * c.w * c.ci, 1);
-    const f = data(c.k * c.k * c.ci * c.co, 2);
-    const xShape: [number, number, number, number] = [c.n, c.h, c.w, c.ci];
-    const fShape: [number, number, number, number] = [c.k, c.k, c.ci, c.co];
-    const yShape = tf.tidy(
-      () =>
-        tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, c.s, c.pad)
-          .shape,
-    );
-    const dy = data(
-      yShape.reduce((p, q) => p * q, 1),
-      3,
-    );
-    const run = () => {
-      const xt = tf.tensor4d(x, xShape);
-      const ft = tf.tensor4d(f, fShape);
-      const dyt = tf.tensor(dy, yShape);
-      const attrs = { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC' };
-      const dw = tf.engine().runKernel(
-        'Conv2DBackpropFilter',
-        { x: xt, dy: dyt },
-        {
-          ...attrs,
-          filterShape: fShape,
-        },
-      ) as tf.Tensor;
-      const dx = tf.engine().runKernel(
-        'Conv2DBackpropInput',
-        { dy: dyt, filter: ft },
-        {
-          ...attrs,
-          inputShape: xShape,
-        },
-      ) as tf.Tensor;
-      return [dw, dx];
-    };
+    const { xShape, fShape, yShape, x, f, dy, backprop } = convCaseData(c);
+    const run = () =>
+      backprop(tf.tensor4d(x, xShape), tf.tensor4d(f, fShape), tf.tensor(dy, yShape));
     const [cw, cx] = await on('cpu', run);
     const before = tf.memory().numTensors;
     const [ww, wx] = await on('wasm', run);

@@ -86,3 +86,35 @@ export function convCases(): ConvCase[] {
   cases.push({ n: 1, h: 11, w: 10, ci: 3, co: 2, k: 5, s: 3, d: 1, pad: 'same' });
   return cases;
 }
+
+type Shape4 = [number, number, number, number];
+
+/**
+ * A case's seeded input, filter and output gradient, with their shapes, and its two backprop
+ * kernels run through the engine (called inside `on()`, on the backend under test).
+ */
+export function convCaseData(c: ConvCase) {
+  const xShape: Shape4 = [c.n, c.h, c.w, c.ci];
+  const fShape: Shape4 = [c.k, c.k, c.ci, c.co];
+  const yShape = tf.tidy(
+    () =>
+      tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, c.s, c.pad).shape,
+  );
+  const x = data(c.n * c.h * c.w * c.ci, 1);
+  const f = data(c.k * c.k * c.ci * c.co, 2);
+  const dy = data(
+    yShape.reduce((p, q) => p * q, 1),
+    3,
+  );
+  const backprop = (xt: tf.Tensor, ft: tf.Tensor, dyt: tf.Tensor): [tf.Tensor, tf.Tensor] => {
+    const attrs = { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC' };
+    const dw = tf
+      .engine()
+      .runKernel('Conv2DBackpropFilter', { x: xt, dy: dyt }, { ...attrs, filterShape: fShape });
+    const dx = tf
+      .engine()
+      .runKernel('Conv2DBackpropInput', { dy: dyt, filter: ft }, { ...attrs, inputShape: xShape });
+    return [dw as tf.Tensor, dx as tf.Tensor];
+  };
+  return { xShape, fShape, yShape, x, f, dy, backprop };
+}

@@ -2,11 +2,11 @@ import { type ServerType, serve } from '@hono/node-server';
 import { loadNetwork } from '../core/model-folder';
 import { folderReader } from '../node/fs-atomic';
 import { initWasmBackend } from '../node/wasm-backend';
-import { createApp } from './app';
-import { tokenProblem } from './auth';
-import { memoryCache } from './cache';
-import { createEndpoint, type Endpoint } from './endpoint';
-import type { Limits } from './limits';
+import { createApp } from '../worker/app';
+import { tokenProblem } from '../worker/auth';
+import { memoryCache } from '../worker/cache';
+import type { Limits } from '../worker/limits';
+import { createServedNetwork, type ServedNetwork } from '../worker/served-network';
 
 /**
  * The Node entry (the embedded default): the same Hono app as the Worker, on the tfjs wasm
@@ -32,17 +32,17 @@ export interface NodeEndpointOptions {
 /** Load and verify the network (throws ModelFolderError naming a bad file), then listen. */
 export async function startNodeEndpoint(
   opts: NodeEndpointOptions,
-): Promise<{ url: string; endpoint: Endpoint; stop: () => Promise<void> }> {
+): Promise<{ url: string; network: ServedNetwork; stop: () => Promise<void> }> {
   const problem = opts.token ? tokenProblem(opts.token) : undefined;
   if (problem) throw new Error(`bearer token refused: ${problem}`);
   await initWasmBackend();
-  const endpoint = createEndpoint(await loadNetwork(folderReader(opts.modelDir)), {
+  const network = createServedNetwork(await loadNetwork(folderReader(opts.modelDir)), {
     kernels: 'fast',
     limits: opts.limits,
   });
   const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
   const app = createApp({
-    endpoint: async () => endpoint,
+    network: async () => network,
     token: () => opts.token,
     cache: cacheBytes > 0 ? memoryCache({ maxBytes: cacheBytes }) : undefined,
     corsOrigins: () => opts.corsOrigins,
@@ -59,7 +59,7 @@ export async function startNodeEndpoint(
   );
   return {
     url: `http://${localName(host)}:${port}`,
-    endpoint,
+    network,
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,4 +1,4 @@
-import type { Limits } from './limits';
+import type { Limits } from '../worker/limits';
 import { prepareWorkerBundle } from './worker-bundle';
 
 /** Keep wrangler off the network in everything that starts it. */

@@ -5,8 +5,8 @@ import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pathExists } from '../../src/node/fs-atomic';
-import { startNodeEndpoint } from '../../src/worker/node-entry';
-import { prepareWorkerBundle } from '../../src/worker/worker-bundle';
+import { startNodeEndpoint } from '../../src/worker-host/node-entry';
+import { prepareWorkerBundle } from '../../src/worker-host/worker-bundle';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 
 beforeAll(async () => {

@@ -10,8 +10,11 @@ import { createScheduler, type Scheduler, yieldToEventLoop } from './scheduler';
 /** Bumped when the same inputs would give different packet bytes: part of every ETag. */
 export const ENDPOINT_VERSION = 1;
 
-/** A loaded network with everything a request needs. */
-export interface Endpoint {
+/**
+ * A served network: the loaded network with everything a request needs (its generators,
+ * limits and packet scheduler). One per endpoint; the app reads it as `c.get('network')`.
+ */
+export interface ServedNetwork {
   net: LoadedNetwork;
   generators: GeneratorRegistry;
   limits: Limits;
@@ -21,14 +24,14 @@ export interface Endpoint {
   scheduler: Scheduler;
 }
 
-export function createEndpoint(
+export function createServedNetwork(
   net: LoadedNetwork,
   opts: {
     limits?: Partial<Limits> | undefined;
     generators?: GeneratorRegistry;
     kernels?: string;
   } = {},
-): Endpoint {
+): ServedNetwork {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   return {
     net,
@@ -52,13 +55,17 @@ export interface PacketParams extends SampleParams {
  * runs (jobs interleave batch by batch; each has its own RNG, so the bytes do not change), and
  * stops at the next batch once `signal` aborts (the client went away).
  */
-export function generate(ep: Endpoint, p: PacketParams, signal?: AbortSignal): Promise<SampleSet> {
-  const plugin = ep.generators.get(p.generator);
+export function generate(
+  served: ServedNetwork,
+  p: PacketParams,
+  signal?: AbortSignal,
+): Promise<SampleSet> {
+  const plugin = served.generators.get(p.generator);
   if (!plugin) throw new Error(`generator ${p.generator} is not registered`);
-  const { scheduler } = ep;
+  const { scheduler } = served;
   return scheduler.run(
     () =>
-      sampleFiltered(ep.net, plugin, p, ep.limits, {
+      sampleFiltered(served.net, plugin, p, served.limits, {
         signal,
         afterBatch: () => {
           scheduler.batchDone();
@@ -70,17 +77,17 @@ export function generate(ep: Endpoint, p: PacketParams, signal?: AbortSignal): P
 }
 
 /** Strong ETag of the packet these parameters produce: known before generating it. */
-export async function packetEtag(ep: Endpoint, p: PacketParams): Promise<string> {
-  const plugin = ep.generators.get(p.generator);
+export async function packetEtag(served: ServedNetwork, p: PacketParams): Promise<string> {
+  const plugin = served.generators.get(p.generator);
   const key = JSON.stringify({
     endpoint: ENDPOINT_VERSION,
     format: PACKET_FORMAT_VERSION,
-    digest: ep.net.digest,
+    digest: served.net.digest,
     generator: p.generator,
     generatorVersion: plugin?.version ?? 0,
-    kernels: ep.kernels,
-    batch: ep.limits.batchSize,
-    attempts: ep.limits.maxAttemptsPerSample,
+    kernels: served.kernels,
+    batch: served.limits.batchSize,
+    attempts: served.limits.maxAttemptsPerSample,
     count: p.count,
     seed: p.seed,
     threshold: p.threshold,
@@ -90,18 +97,18 @@ export async function packetEtag(ep: Endpoint, p: PacketParams): Promise<string>
 }
 
 export async function buildPacket(
-  ep: Endpoint,
+  served: ServedNetwork,
   p: PacketParams,
   signal?: AbortSignal,
 ): Promise<{ bytes: Uint8Array; metadata: PacketMetadata }> {
-  const set = await generate(ep, p, signal);
-  const { manifest } = ep.net;
+  const set = await generate(served, p, signal);
+  const { manifest } = served.net;
   const metadata: PacketMetadata = {
     formatVersion: PACKET_FORMAT_VERSION,
     networkId: manifest.networkId,
     classIds: [...manifest.classes],
     generator: p.generator,
-    modelDigest: ep.net.digest,
+    modelDigest: served.net.digest,
     seed: p.seed,
     threshold: p.threshold,
     requested: p.count,
@@ -119,33 +126,33 @@ export async function buildPacket(
 }
 
 /** The public part of the manifest, as `GET /v1/network` returns it. */
-export function publicNetwork(ep: Endpoint): NetworkDescription {
-  const m = ep.net.manifest;
+export function publicNetwork(served: ServedNetwork): NetworkDescription {
+  const m = served.net.manifest;
   return {
     networkId: m.networkId,
     dataset: m.dataset.name,
     imageShape: m.dataset.imageShape,
     classes: m.classes,
-    modelDigest: ep.net.digest,
+    modelDigest: served.net.digest,
     packetFormatVersion: PACKET_FORMAT_VERSION,
-    generators: ep.generators.availableFor(m).map((g) => ({
+    generators: served.generators.availableFor(m).map((g) => ({
       name: g.name,
       description: g.description,
       version: g.version,
       targetsClasses: g.targetsClasses,
     })),
-    defaultGenerator: defaultGenerator(ep),
+    defaultGenerator: defaultGenerator(served),
     variant: m.variant,
     training: {
       heldOutAccuracy: m.training.heldOutAccuracy,
       perClassAccuracy: m.training.perClassAccuracy,
     },
-    limits: ep.limits,
+    limits: served.limits,
   };
 }
 
-export function defaultGenerator(ep: Endpoint): string {
-  const available = ep.generators.availableFor(ep.net.manifest).map((g) => g.name);
+export function defaultGenerator(served: ServedNetwork): string {
+  const available = served.generators.availableFor(served.net.manifest).map((g) => g.name);
   return available.includes(DEFAULT_GENERATOR)
     ? DEFAULT_GENERATOR
     : (available[0] ?? DEFAULT_GENERATOR);

@@ -1,4 +1,4 @@
-import type { Limits } from './limits';
+import type { Limits } from '../worker/limits';
 import { startNodeEndpoint } from './node-entry';
 import { startWorkerdEndpoint } from './workerd-local';
 
@@ -61,7 +61,7 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
     return {
       url: ep.url,
       directUrl: ep.url,
-      networkId: ep.endpoint.net.manifest.networkId,
+      networkId: ep.network.net.manifest.networkId,
       runtime,
       stop: ep.stop,
     };
