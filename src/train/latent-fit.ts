@@ -70,7 +70,9 @@ export function fitClassMixtures(
     const rng = createRng((opts.seed + i * 0x9e3779b1) >>> 0);
     const assignment = kMeans(c.means, c.latentSize, k, rng, opts.iterations ?? 25);
     const groups = Array.from({ length: k }, () => [] as number[]);
-    assignment.forEach((g, row) => groups[g]!.push(row));
+    assignment.forEach((g, row) => {
+      groups[g]!.push(row);
+    });
     // Members of clusters below the floor move to the nearest kept cluster's centre.
     let kept = groups.filter((g) => g.length >= opts.minCount);
     const orphans = groups.filter((g) => g.length < opts.minCount).flat();
