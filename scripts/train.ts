@@ -100,7 +100,7 @@ classes only, and exports each to <out>/<network>/ (manifest.json, classifier/, 
     'kl-weight': flag(z.coerce.number().positive(), {
       value: 'X',
       default: 1,
-      help: "weight of the VAE's KL term (1: the plain VAE). 0.25 with 8 VAE epochs gave sharper samples:\nmerged +1.8 points on Fashion-MNIST, -1.1 on MNIST (docs/RESULTS.md)",
+      help: "weight of the VAE's KL term (1: the plain VAE). 0.25 gives sharper samples;\nit helped the merged network on Fashion-MNIST and hurt it on MNIST (docs/RESULTS.md)",
     }),
     seed: flag(int(0).max(0xffffffff), {
       value: 'N',
