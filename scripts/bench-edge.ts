@@ -67,6 +67,21 @@ then one JSON line.`,
   },
 });
 
+/** Packet sizes whose CPU cost is measured (docs/API.md "CPU limits"). */
+const PER_COUNT_SIZES = [64, 256, 1024];
+
+interface PerCount {
+  count: number;
+  reps: number;
+  /** Mean CPU ms of one packet: the serving process(es), measured over all reps. */
+  cpuMs: number;
+  /** Median wall ms of one packet on an otherwise idle server. */
+  wallMs: number;
+  /** Mean batches of candidates per packet (generated / batch size, rounded up). */
+  batches: number;
+  keptRatio: number;
+}
+
 interface Row {
   runtime: string;
   startMs: number;
@@ -78,6 +93,8 @@ interface Row {
   cpuMsPer1000Samples: number;
   cacheHitMs: number;
   healthzUnderLoad: { n: number; p50Ms: number; p99Ms: number; maxMs: number };
+  /** Per packet size: mean CPU ms (serving process) and median wall ms of one packet. */
+  perCount: PerCount[];
   bytesPerSample: number;
   keptRatio: number;
 }
@@ -167,7 +184,13 @@ runMain(async () => {
     const packet = (seed: number, n = count) =>
       `${base}/v1/packet?count=${n}&seed=${seed}&threshold=${threshold}`;
     try {
-      const coldFirstRequestMs = (await timedGet(`${base}/v1/network`)).ms;
+      const first = await timedGet(`${base}/v1/network`);
+      const coldFirstRequestMs = first.ms;
+      const { batchSize } = (
+        JSON.parse(new TextDecoder().decode(first.bytes)) as {
+          limits: { batchSize: number };
+        }
+      ).limits;
       const coldFirstPacketMs = (await timedGet(packet(999, 64))).ms;
       const runs: { ms: number; bytes: number; generated: number }[] = [];
       const cpu0 = await cpuSeconds(runtime);
@@ -196,6 +219,30 @@ runMain(async () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       await Promise.all(big);
+      // CPU and wall time per packet size, one packet at a time on the idle server, fresh seeds.
+      const perCount: PerCount[] = [];
+      for (const [ci, n] of PER_COUNT_SIZES.entries()) {
+        const walls: number[] = [];
+        let generated = 0;
+        let batches = 0;
+        const c0 = await cpuSeconds(runtime);
+        for (let r = 0; r < reps; r++) {
+          const { ms, bytes } = await timedGet(packet(2000 + 100 * ci + r, n));
+          const g = decodePacket(bytes).metadata.generated;
+          walls.push(ms);
+          generated += g;
+          batches += Math.ceil(g / batchSize);
+        }
+        const cpu = ((await cpuSeconds(runtime)) - c0) * 1000;
+        perCount.push({
+          count: n,
+          reps,
+          cpuMs: cpu / reps,
+          wallMs: pct(walls, 50),
+          batches: batches / reps,
+          keptRatio: (n * reps) / generated,
+        });
+      }
       runs.sort((a, b) => a.ms - b.ms);
       const mid = runs[runs.length >> 1]!;
       const samples = count * reps;
@@ -215,6 +262,7 @@ runMain(async () => {
           p99Ms: pct(health, 99),
           maxMs: Math.max(...health),
         },
+        perCount,
         bytesPerSample: mid.bytes / count,
         keptRatio: count / mid.generated,
       });
@@ -236,6 +284,17 @@ runMain(async () => {
     console.log(
       `| ${r.runtime} | ${f(r.startMs)} | ${f(r.coldFirstRequestMs, 1)} | ${f(r.coldFirstPacketMs)} | ${f(r.warmMs)} | ${f(r.samplesPerSec)} | ${f(r.candidatesPerSec)} | ${f(r.cpuMsPer1000Samples)} | ${f(r.cacheHitMs, 1)} | ${f(h.p50Ms, 1)} / ${f(h.p99Ms, 1)} / ${f(h.maxMs, 1)} (${h.n}) | ${f(r.keptRatio * 100, 1)}% |`,
     );
+  }
+  console.log(
+    '\n| runtime | count | CPU ms / packet (mean) | wall ms / packet (median, idle server) | batches | kept |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    for (const c of r.perCount) {
+      console.log(
+        `| ${r.runtime} | ${c.count} | ${f(c.cpuMs)} | ${f(c.wallMs)} | ${f(c.batches, 1)} | ${f(c.keptRatio * 100, 1)}% |`,
+      );
+    }
   }
   console.log(
     JSON.stringify({ bench: 'edge', network: networkId, synthetic, count, threshold, reps, rows }),

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { forward } from './forward';
 import type { GeneratorPlugin } from './generators';
 import { portableKernels } from './kernels/override';
 import type { LoadedNetwork } from './model-folder';
@@ -134,7 +135,7 @@ export async function sampleFiltered(
     // Portable kernels only: the same bytes in Node (even with native kernels) and in workerd.
     const [batch, probsT] = portableKernels(() => {
       const x = generator.sample({ manifest, decoder: net.decoder }, { count: n, rng, targets });
-      return [x, tf.tidy(() => net.classifier.predict(x) as tf.Tensor)] as const;
+      return [x, forward(net.classifier, x)] as const;
     });
     const [pix, probs] = await Promise.all([batch.data(), probsT.data()]);
     tf.dispose([batch, probsT]);

@@ -75,12 +75,7 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
     await Promise.all([roomy?.stop(), tight?.stop()]);
   });
 
-  // Known defect, Node entry only: there /healthz first answers after ~3 of the 6 packets are
-  // done (observed {"running":2,"queued":2,"completed":3}), so these two run in workerd only
-  // until the Node entry's request handling is fixed (the bar is stated for workerd).
-  const workerdOnly = it.runIf(runtime === 'workerd');
-
-  workerdOnly(
+  it(
     'answers /healthz and /v1/network while six count=1024 packets are generated',
     async () => {
       const done: boolean[] = Array.from({ length: 6 }, () => false);
@@ -108,7 +103,7 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
     HEAVY,
   );
 
-  workerdOnly(
+  it(
     'stops generating a request whose client went away',
     async () => {
       expect(fullPacketBatches).toBeGreaterThan(4);

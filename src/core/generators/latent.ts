@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { forward } from '../forward';
 import type { GeneratorModels } from './types';
 
 /** Decode latent codes `z` ([count, latentSize] row-major) with the network's decoder. */
@@ -13,8 +14,7 @@ export function decodeLatents(
   }
   return tf.tidy(() => {
     const input = tf.tensor2d(z, [count, latentSize]);
-    const out = models.decoder.predict(input) as tf.Tensor;
-    return out as tf.Tensor4D;
+    return forward(models.decoder, input) as tf.Tensor4D;
   });
 }
 
