@@ -19,10 +19,15 @@ describe('npm run sweep:finetune (CLI)', () => {
       ...['--schedules', '[{"epochs":2},{"epochs":2,"frozenLayers":["conv1"],"shiftPixels":1}]'],
     );
     expect(r.code).toBe(0);
-    const lines = r.out
+    const json = r.out
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { accuracy: number; perClass: number[]; schedule: object });
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = json.filter((l) => 'schedule' in l) as {
+      selectionAccuracy: number;
+      perClass: number[];
+      schedule: object;
+    }[];
     expect(lines.map((l) => l.schedule)).toEqual([
       { epochs: 2 },
       { epochs: 2, frozenLayers: ['conv1'], shiftPixels: 1 },
@@ -30,8 +35,20 @@ describe('npm run sweep:finetune (CLI)', () => {
     for (const l of lines) {
       expect(l.perClass).toHaveLength(10);
       // the target alone knows 5 of 10 classes (~0.5); 1500 packets lift it
-      expect(l.accuracy).toBeGreaterThan(0.6);
+      expect(l.selectionAccuracy).toBeGreaterThan(0.6);
     }
-    expect(r.out).toMatch(/threshold 0.9, 1500 merged samples/);
+    // last: the schedule with the best selection score, scored once on the other half
+    const chosen = json.at(-1) as {
+      chosen: object;
+      selectionAccuracy: number;
+      reportAccuracy: number;
+      reportImages: number;
+    };
+    const best = lines.reduce((a, b) => (b.selectionAccuracy > a.selectionAccuracy ? b : a));
+    expect(chosen.chosen).toEqual(best.schedule);
+    expect(chosen.selectionAccuracy).toBe(best.selectionAccuracy);
+    expect(chosen.reportAccuracy).toBeGreaterThan(0.6);
+    expect(chosen.reportImages).toBe(5000);
+    expect(r.out).toMatch(/threshold 0.9, 1500 merged samples, selection half 5000 images/);
   }, 120_000);
 });
