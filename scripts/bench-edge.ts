@@ -42,6 +42,11 @@ then one JSON line.`,
       default: 1024,
       help: 'samples per packet',
     }),
+    generator: flag(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a generator name'), {
+      value: 'NAME',
+      defaultHelp: "the endpoint's default (vae)",
+      help: 'generator of every packet (e.g. class-mixture)',
+    }),
     threshold: flag(z.coerce.number().min(0).max(1), {
       value: 'T',
       defaultHelp: '0.9;\n0 for the untrained network',
@@ -182,7 +187,7 @@ runMain(async () => {
     networkId = ep.networkId;
     const base = ep.directUrl;
     const packet = (seed: number, n = count) =>
-      `${base}/v1/packet?count=${n}&seed=${seed}&threshold=${threshold}`;
+      `${base}/v1/packet?count=${n}&seed=${seed}&threshold=${threshold}${values.generator ? `&generator=${values.generator}` : ''}`;
     try {
       const first = await timedGet(`${base}/v1/network`);
       const coldFirstRequestMs = first.ms;
@@ -273,7 +278,7 @@ runMain(async () => {
 
   const f = (n: number, d = 0) => n.toFixed(d);
   console.log(
-    `\nbench:edge — network ${networkId}${synthetic ? ' (untrained, reference size)' : ''}, ${count}-sample packets, threshold ${threshold}, median of ${reps}`,
+    `\nbench:edge — network ${networkId}${synthetic ? ' (untrained, reference size)' : ''}, ${count}-sample packets, threshold ${threshold}, generator ${values.generator ?? 'vae'}, median of ${reps}`,
   );
   console.log(
     '| runtime | start ms | cold first request ms | cold first packet (64) ms | warm packet ms | samples/s | candidates/s | CPU ms / 1000 samples | cache hit ms | /healthz p50 / p99 / max ms (n) under 6 packets | kept |',
@@ -297,6 +302,15 @@ runMain(async () => {
     }
   }
   console.log(
-    JSON.stringify({ bench: 'edge', network: networkId, synthetic, count, threshold, reps, rows }),
+    JSON.stringify({
+      bench: 'edge',
+      network: networkId,
+      synthetic,
+      generator: values.generator ?? 'vae',
+      count,
+      threshold,
+      reps,
+      rows,
+    }),
   );
 });
