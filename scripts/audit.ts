@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { AUDIT_FILES, auditFailures, MAX_AUDIT_COUNT, runAudit } from '../src/audit/audit';
 import { initClientBackend } from '../src/client';
 import { builtinGenerators } from '../src/core/generators';
-import { NetworkIdSchema } from '../src/core/manifest';
+import { GENERATOR_NAME_PATTERN, NetworkIdSchema } from '../src/core/manifest';
 import { loadNetwork } from '../src/core/model-folder';
 import { loadDataset } from '../src/data/idx';
 import { CliError, defineCli, flag, runMain, switchFlag, throttledLog } from '../src/node/cli';
@@ -35,7 +35,7 @@ share under the 1st percentile exceeds --max-share.`,
       z
         .string()
         .transform((s) => s.split(',').filter(Boolean))
-        .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a generator name')).min(1)),
+        .pipe(z.array(z.string().regex(GENERATOR_NAME_PATTERN, 'a generator name')).min(1)),
       {
         value: 'LIST',
         defaultHelp: 'every generator the network offers',

@@ -14,7 +14,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { NetworkIdSchema } from '../src/core/manifest';
+import { GENERATOR_NAME_PATTERN, NetworkIdSchema } from '../src/core/manifest';
 import { decodePacket } from '../src/core/packet';
 import { defineCli, flag, runMain } from '../src/node/cli';
 import { REPO_ROOT } from '../src/node/repo-root';
@@ -42,7 +42,7 @@ then one JSON line.`,
       default: 1024,
       help: 'samples per packet',
     }),
-    generator: flag(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a generator name'), {
+    generator: flag(z.string().regex(GENERATOR_NAME_PATTERN, 'a generator name'), {
       value: 'NAME',
       defaultHelp: "the endpoint's default (vae)",
       help: 'generator of every packet (e.g. class-mixture)',

@@ -7,6 +7,7 @@ import {
   parseEndpointAddress,
   runClient,
 } from '../src/client';
+import { builtinGenerators } from '../src/core/generators';
 import { loadNetwork } from '../src/core/model-folder';
 import { loadDataset } from '../src/data/idx';
 import { selectClasses } from '../src/data/partition';
@@ -56,7 +57,7 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
     generator: flag(z.string().regex(/^[a-z0-9-]+$/, 'a generator name, e.g. vae'), {
       value: 'NAME',
       defaultHelp: "each endpoint's",
-      help: 'generator asked of every endpoint (vae, class-prior)',
+      help: `generator asked of every endpoint (${builtinGenerators().names().join(', ')})`,
     }),
     'label-temperature': flag(z.coerce.number().positive(), {
       value: 'T',

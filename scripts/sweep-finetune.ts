@@ -11,6 +11,7 @@ import {
   type SoftSet,
   widenClassifier,
 } from '../src/client';
+import { builtinGenerators } from '../src/core/generators';
 import { loadNetwork } from '../src/core/model-folder';
 import { deriveSeed } from '../src/core/rng';
 import { loadDataset } from '../src/data/idx';
@@ -64,7 +65,7 @@ other way to compare schedules: they choose on the networks' own validation slic
     generator: flag(z.string(), {
       value: 'NAME',
       defaultHelp: 'vae',
-      help: 'endpoint generator (vae | class-prior)',
+      help: `endpoint generator (${builtinGenerators().names().join(' | ')})`,
     }),
     balance: switchFlag('equal per-class quotas'),
     schedules: flag(

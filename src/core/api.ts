@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { ImageShapeSchema, NetworkIdSchema, Sha256Schema, VariantSchema } from './manifest';
+import {
+  GENERATOR_NAME_PATTERN,
+  ImageShapeSchema,
+  NetworkIdSchema,
+  Sha256Schema,
+  VariantSchema,
+} from './manifest';
 import { MAX_SEED } from './rng';
 
 /**
@@ -32,7 +38,7 @@ const classList = z
 
 const generatorName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'generator must be a generator name, e.g. vae');
+  .regex(GENERATOR_NAME_PATTERN, 'generator must be a generator name, e.g. vae');
 
 function countIn(max: number) {
   return uint('count').pipe(

@@ -4,6 +4,8 @@ import { z } from 'zod';
 export const MODEL_FORMAT_VERSION = 1;
 
 export const NETWORK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
+/** A generator plug-in's name (`?generator=`, packet metadata, `--generator`). */
+export const GENERATOR_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 export const NetworkIdSchema = z
   .string()

@@ -1,14 +1,13 @@
-import type { Manifest } from '../manifest';
+import { GENERATOR_NAME_PATTERN, type Manifest } from '../manifest';
 import type { GeneratorPlugin } from './types';
-
-const NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 /** Name -> generator plug-in. Built-ins are registered by `./index.ts`. */
 export class GeneratorRegistry {
   readonly #plugins = new Map<string, GeneratorPlugin>();
 
   register(plugin: GeneratorPlugin): this {
-    if (!NAME.test(plugin.name)) throw new Error(`generator name ${plugin.name}: use [a-z0-9-]`);
+    if (!GENERATOR_NAME_PATTERN.test(plugin.name))
+      throw new Error(`generator name ${plugin.name}: use [a-z0-9-]`);
     if (this.#plugins.has(plugin.name)) {
       throw new Error(`generator ${plugin.name} is already registered`);
     }
