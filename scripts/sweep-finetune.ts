@@ -142,8 +142,9 @@ runMain(async () => {
     extraClasses: target.manifest.classes,
   });
   const rows: string[][] = [];
+  // The best schedule so far keeps its model, to be scored on the report half once, at the end.
   let best:
-    | { schedule: (typeof o.schedules)[number]; accuracy: number; report: number }
+    | { schedule: (typeof o.schedules)[number]; accuracy: number; model: typeof target.classifier }
     | undefined;
   for (const schedule of o.schedules) {
     const model = widenClassifier(
@@ -162,17 +163,13 @@ runMain(async () => {
         process.stderr.write(`  epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)}\n`);
       },
     });
-    const predictor = modelPredictor(model, merged.classes);
-    const e = await evaluate(predictor, selection);
+    const e = await evaluate(modelPredictor(model, merged.classes), selection);
     if (!best || e.accuracy > best.accuracy) {
-      // Scored now (the model is at hand) but printed only for the chosen schedule.
-      best = {
-        schedule,
-        accuracy: e.accuracy,
-        report: (await evaluate(predictor, report)).accuracy,
-      };
+      best?.model.dispose();
+      best = { schedule, accuracy: e.accuracy, model };
+    } else {
+      model.dispose();
     }
-    model.dispose();
     const seconds = Math.round((performance.now() - t) / 1000);
     const line = {
       threshold: o.threshold,
@@ -186,14 +183,17 @@ runMain(async () => {
     process.stdout.write(`${JSON.stringify(line)}\n`);
     rows.push([JSON.stringify(schedule), e.accuracy.toFixed(4), String(seconds)]);
   }
+  const chosen = best && {
+    chosen: best.schedule,
+    selectionAccuracy: best.accuracy,
+    reportAccuracy: (await evaluate(modelPredictor(best.model, merged.classes), report)).accuracy,
+    reportImages: report.count,
+  };
+  best?.model.dispose();
   target.classifier.dispose();
   target.decoder.dispose();
   process.stdout.write(
     `\nthreshold ${o.threshold}, ${merged.count} merged samples, selection half ${selection.count} images\n${rows.map((r) => `${r[1]}  ${r[2]} s  ${r[0]}`).join('\n')}\n`,
   );
-  if (best) {
-    process.stdout.write(
-      `${JSON.stringify({ chosen: best.schedule, selectionAccuracy: best.accuracy, reportAccuracy: best.report, reportImages: report.count })}\n`,
-    );
-  }
+  if (chosen) process.stdout.write(`${JSON.stringify(chosen)}\n`);
 });

@@ -192,19 +192,22 @@ async function networkUnit(ctx: RepeatContext, i: number, variant: Variant, dir:
   }
 }
 
-/** Every network's trained classifier with its classes (the caller disposes the models). */
-export async function loadClassifiers(
+/**
+ * Run `f` on every network's trained classifier with its classes (trained when missing),
+ * disposing them after, as `withNetworks` does for whole networks.
+ */
+export async function withClassifiers<T>(
   ctx: RepeatContext,
-): Promise<{ model: tfl.LayersModel; classes: number[] }[]> {
-  const out: { model: tfl.LayersModel; classes: number[] }[] = [];
+  f: (classifiers: { model: tfl.LayersModel; classes: number[] }[]) => Promise<T>,
+): Promise<T> {
+  const classifiers: { model: tfl.LayersModel; classes: number[] }[] = [];
   try {
     for (let i = 0; i < ctx.ids.length; i++) {
-      out.push({ model: await classifierUnit(ctx, i), classes: ctx.partition[i]! });
+      classifiers.push({ model: await classifierUnit(ctx, i), classes: ctx.partition[i]! });
     }
-    return out;
-  } catch (e) {
-    for (const c of out) c.model.dispose();
-    throw e;
+    return await f(classifiers);
+  } finally {
+    for (const c of classifiers) c.model.dispose();
   }
 }
 
