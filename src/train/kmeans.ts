@@ -15,6 +15,25 @@ function distanceSq(
   return s;
 }
 
+/** Index of the centre (row-major [k, d] `centres`) nearest to row `row` of `points`. */
+export function nearestCentre(
+  points: Float32Array,
+  row: number,
+  centres: Float64Array,
+  d: number,
+): number {
+  let best = 0;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (let c = 0; c < centres.length / d; c++) {
+    const dist = distanceSq(points, row * d, centres, c * d, d);
+    if (dist < bestD) {
+      bestD = dist;
+      best = c;
+    }
+  }
+  return best;
+}
+
 /**
  * Lloyd's k-means with k-means++ seeding from `rng` (so a seed fixes the result).
  * `points` is row-major [n, d]; returns each point's cluster index in [0, k).
@@ -55,15 +74,7 @@ export function kMeans(
   for (let it = 0; it < iterations; it++) {
     let moved = 0;
     for (let i = 0; i < n; i++) {
-      let best = 0;
-      let bestD = Number.POSITIVE_INFINITY;
-      for (let c = 0; c < k; c++) {
-        const dist = distanceSq(points, i * d, centres, c * d, d);
-        if (dist < bestD) {
-          bestD = dist;
-          best = c;
-        }
-      }
+      const best = nearestCentre(points, i, centres, d);
       if (assignment[i] !== best || it === 0) moved++;
       assignment[i] = best;
     }

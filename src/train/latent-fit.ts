@@ -1,6 +1,6 @@
 import type { LatentGaussian, LatentMixture, MixtureComponent } from '../core/manifest';
 import { createRng } from '../core/rng';
-import { kMeans } from './kmeans';
+import { kMeans, nearestCentre } from './kmeans';
 import type { ClassCodes } from './latent-codes';
 
 /** Diagonal Gaussian of the rows `members` of `codes`: spread of the means + mean posterior variance. */
@@ -78,20 +78,11 @@ export function fitClassMixtures(
     const orphans = groups.filter((g) => g.length < opts.minCount).flat();
     if (kept.length === 0) kept = [Array.from(all(c.count))];
     else if (orphans.length > 0) {
-      const centres = kept.map((g) => gaussianOf(c, g).mean);
-      const adopted = kept.map((g) => [...g]);
-      for (const row of orphans) {
-        let best = 0;
-        let bestD = Number.POSITIVE_INFINITY;
-        centres.forEach((centre, g) => {
-          let s = 0;
-          for (let j = 0; j < c.latentSize; j++)
-            s += (c.means[row * c.latentSize + j]! - centre[j]!) ** 2;
-          if (s < bestD) [best, bestD] = [g, s];
-        });
-        adopted[best]!.push(row);
-      }
-      kept = adopted;
+      const centres = Float64Array.from(kept.flatMap((g) => gaussianOf(c, g).mean));
+      const adopted = orphans.map((row) => nearestCentre(c.means, row, centres, c.latentSize));
+      orphans.forEach((row, o) => {
+        kept[adopted[o]!]!.push(row);
+      });
     }
     const components: MixtureComponent[] = kept.map((members) => {
       const g = gaussianOf(c, members);
