@@ -95,6 +95,9 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       default: S.shiftPixels ?? 0,
       help: 'random translation by up to N pixels (0-4)',
     }),
+    mirror: switchFlag(
+      'mirror images left to right at random (clothes, objects; never digits or text)',
+    ),
     mixup: flag(z.coerce.number().min(0), {
       value: 'ALPHA',
       default: S.mixup ?? 0,
@@ -212,6 +215,7 @@ runMain(async () => {
       learningRate: raw.lr,
       finalFraction: S.finalFraction,
       shiftPixels: raw.shift,
+      mirror: raw.mirror,
       frozenLayers: raw.freeze,
       mixup: raw.mixup,
     },

@@ -16,21 +16,13 @@ import { loadNetwork } from '../src/core/model-folder';
 import { deriveSeed } from '../src/core/rng';
 import { loadDataset } from '../src/data/idx';
 import { splitValidation } from '../src/data/subsample';
+import { FinetuneConfigSchema } from '../src/experiment/config';
 import { startFleet } from '../src/experiment/fleet';
 import { defineCli, flag, runMain, switchFlag } from '../src/node/cli';
 import { folderReader } from '../src/node/fs-atomic';
 
-const ScheduleSchema = z
-  .object({
-    epochs: z.number().int().positive(),
-    batchSize: z.number().int().positive(),
-    learningRate: z.number().positive(),
-    finalFraction: z.number().min(0).max(1),
-    frozenLayers: z.array(z.string()),
-    shiftPixels: z.number().int().min(0).max(4),
-  })
-  .partial()
-  .strict();
+/** A schedule to try: any of the experiment config's fine-tuning settings, the rest defaulted. */
+const ScheduleSchema = FinetuneConfigSchema.partial();
 
 const cli = defineCli({
   usage: 'npm run sweep:finetune -- --net DIR --net DIR [options]',
@@ -83,7 +75,7 @@ other way to compare schedules: they choose on the networks' own validation slic
       {
         value: 'JSON',
         default: [{ epochs: 3 }],
-        help: 'array of schedule objects: epochs, batchSize, learningRate,\nfinalFraction, frozenLayers, shiftPixels',
+        help: 'array of schedule objects: epochs, batchSize, learningRate,\nfinalFraction, frozenLayers, shiftPixels, mirror, mixup',
       },
     ),
     'data-dir': flag(z.string(), {

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Manifest } from '../core/manifest';
 import { buildClassifier } from '../core/models';
-import { createRng, permutation, type Rng } from '../core/rng';
+import { createRng, permutation } from '../core/rng';
+import { blendRows, mirrorInPlace, mixupLambda, translateInto } from './augment';
 import { ClientError } from './errors';
 import type { MergedSet } from './merge';
 
@@ -26,6 +27,11 @@ export interface FinetuneSchedule {
   finalFraction: number;
   /** Random translation of each training image by up to this many pixels (0: none). */
   shiftPixels?: number | undefined;
+  /**
+   * Mirror each training image left to right with probability 1/2. Only for data whose
+   * classes are mirror-symmetric (clothes, objects), never for digits or text.
+   */
+  mirror?: boolean | undefined;
   /** Layers kept frozen (by name, e.g. ['conv1', 'conv2']). */
   frozenLayers?: readonly string[] | undefined;
   /**
@@ -122,61 +128,6 @@ export function softCrossEntropy(targets: tf.Tensor, probs: tf.Tensor): tf.Scala
   );
 }
 
-/** Copy one image scaled to [0, 1], translated by (dy, dx) pixels, zero-filled at the edges. */
-export function translateInto(
-  dst: Float32Array,
-  dstOffset: number,
-  src: Uint8Array,
-  srcOffset: number,
-  h: number,
-  w: number,
-  c: number,
-  dy: number,
-  dx: number,
-) {
-  dst.fill(0, dstOffset, dstOffset + h * w * c);
-  for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
-    for (let x = Math.max(0, dx); x < Math.min(w, w + dx); x++) {
-      for (let k = 0; k < c; k++) {
-        dst[dstOffset + (y * w + x) * c + k] =
-          src[srcOffset + ((y - dy) * w + (x - dx)) * c + k]! / 255;
-      }
-    }
-  }
-}
-
-/** Gamma(shape, 1) by Marsaglia and Tsang (shape < 1 by the boost x * U^(1/shape)). */
-function gamma(rng: Rng, shape: number): number {
-  if (shape < 1) return gamma(rng, shape + 1) * rng.next() ** (1 / shape);
-  const d = shape - 1 / 3;
-  const c = 1 / Math.sqrt(9 * d);
-  for (;;) {
-    const x = rng.normal();
-    const v = (1 + c * x) ** 3;
-    if (v <= 0) continue;
-    const u = rng.next();
-    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
-  }
-}
-
-/** Beta(a, a), folded to [0.5, 1] so the batch's own images dominate. */
-export function mixupLambda(rng: Rng, alpha: number): number {
-  const x = gamma(rng, alpha);
-  const y = gamma(rng, alpha);
-  const l = x / (x + y);
-  return Math.max(l, 1 - l);
-}
-
-/** Blend rows i and perm[i] of an [n, d] array in place: lambda * a + (1 - lambda) * b. */
-function blendRows(a: Float32Array, n: number, d: number, perm: Int32Array, lambda: number) {
-  const src = a.slice();
-  for (let i = 0; i < n; i++) {
-    const j = perm[i]!;
-    for (let p = 0; p < d; p++)
-      a[i * d + p] = lambda * src[i * d + p]! + (1 - lambda) * src[j * d + p]!;
-  }
-}
-
 /** Fine-tune `model` (columns = data.classes) in place on the merged set. */
 export async function finetune(
   model: tfl.LayersModel,
@@ -243,6 +194,7 @@ export async function finetune(
               rng.int(2 * shift + 1) - shift,
             );
           }
+          if (s.mirror && rng.int(2) === 1) mirrorInPlace(x, i * px, h, w, c);
           y.set(data.targets.subarray(j * u, (j + 1) * u), i * u);
         }
         if (s.mixup) {

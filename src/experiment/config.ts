@@ -11,6 +11,8 @@ export const FinetuneConfigSchema = z.strictObject({
   frozenLayers: z.array(z.string()).readonly().optional(),
   /** Random translation of the training images by up to this many pixels. */
   shiftPixels: z.number().int().min(0).max(4).optional(),
+  /** Mirror images left to right with probability 1/2 (mirror-symmetric classes only). */
+  mirror: z.boolean().optional(),
   /** Mixup's Beta(alpha, alpha) (0 or absent: off). */
   mixup: z.number().min(0).optional(),
 });

@@ -271,22 +271,6 @@ describe('fine-tuning client on real MNIST', () => {
 });
 
 describe('fine-tuning options', () => {
-  it('translateInto moves an image by whole pixels and zero-fills the edges', async () => {
-    const { translateInto } = await import('../../src/client/finetune');
-    const src = new Uint8Array(3 * 4); // 3 x 4, one channel
-    src[1 * 4 + 2] = 255; // (y 1, x 2)
-    src[0] = 51; // (0, 0)
-    const dst = new Float32Array(3 * 4).fill(9);
-    translateInto(dst, 0, src, 0, 3, 4, 1, 1, -1);
-    const expected = new Float32Array(12);
-    expected[2 * 4 + 1] = 1; // (1, 2) -> (2, 1)
-    // (0, 0) -> (1, -1): off the image
-    expect(Array.from(dst)).toEqual(Array.from(expected));
-    translateInto(dst, 0, src, 0, 3, 4, 1, 0, 0);
-    expect(dst[0]).toBeCloseTo(0.2);
-    expect(dst[1 * 4 + 2]).toBe(1);
-  });
-
   it('frozen layers keep their weights; the others learn', async () => {
     const { model } = buildClassifier({
       imageShape: [28, 28, 1],
@@ -317,22 +301,5 @@ describe('fine-tuning options', () => {
       }),
     ).rejects.toThrow(/cannot freeze layer "conv9": the classifier's layers are .*conv1/);
     model.dispose();
-  });
-});
-
-describe('mixup', () => {
-  it('lambda ~ Beta(a, a) folded into [0.5, 1], seeded', async () => {
-    const { mixupLambda } = await import('../../src/client/finetune');
-    const { createRng } = await import('../../src/core/rng');
-    const rng = createRng(5);
-    const xs = Array.from({ length: 2000 }, () => mixupLambda(rng, 0.4));
-    expect(Math.min(...xs)).toBeGreaterThanOrEqual(0.5);
-    expect(Math.max(...xs)).toBeLessThanOrEqual(1);
-    // Beta(0.4, 0.4) puts most mass near the ends: the folded mean is about 0.81
-    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(mean).toBeGreaterThan(0.76);
-    expect(mean).toBeLessThan(0.86);
-    const again = createRng(5);
-    expect(mixupLambda(again, 0.4)).toBe(xs[0]);
   });
 });

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { blendRows, mirrorInPlace, mixupLambda, translateInto } from '../../src/client/augment';
+import { createRng, permutation } from '../../src/core/rng';
+
+describe('translateInto', () => {
+  it('moves an image by whole pixels and zero-fills the edges', () => {
+    const src = new Uint8Array(3 * 4); // 3 x 4, one channel
+    src[1 * 4 + 2] = 255; // (y 1, x 2)
+    src[0] = 51; // (0, 0)
+    const dst = new Float32Array(3 * 4).fill(9);
+    translateInto(dst, 0, src, 0, 3, 4, 1, 1, -1);
+    const expected = new Float32Array(12);
+    expected[2 * 4 + 1] = 1; // (1, 2) -> (2, 1)
+    // (0, 0) -> (1, -1): off the image
+    expect(Array.from(dst)).toEqual(Array.from(expected));
+    translateInto(dst, 0, src, 0, 3, 4, 1, 0, 0);
+    expect(dst[0]).toBeCloseTo(0.2);
+    expect(dst[1 * 4 + 2]).toBe(1);
+  });
+});
+
+describe('mirrorInPlace', () => {
+  it('mirrors each row left to right, channels kept together, other images untouched', () => {
+    // Two images of 2 x 3 x 2 (h, w, c); the second is mirrored.
+    const img = (base: number) => Array.from({ length: 12 }, (_, i) => base + i);
+    const a = new Float32Array([...img(0), ...img(100)]);
+    mirrorInPlace(a, 12, 2, 3, 2);
+    expect(Array.from(a.subarray(0, 12))).toEqual(img(0));
+    // row 0: pixels (100,101) (102,103) (104,105) -> (104,105) (102,103) (100,101)
+    expect(Array.from(a.subarray(12))).toEqual([
+      104, 105, 102, 103, 100, 101, 110, 111, 108, 109, 106, 107,
+    ]);
+    mirrorInPlace(a, 12, 2, 3, 2);
+    expect(Array.from(a.subarray(12))).toEqual(img(100));
+  });
+
+  it('an even width swaps every column', () => {
+    const a = new Float32Array([1, 2, 3, 4]);
+    mirrorInPlace(a, 0, 1, 4, 1);
+    expect(Array.from(a)).toEqual([4, 3, 2, 1]);
+  });
+});
+
+describe('mixup', () => {
+  it('lambda ~ Beta(a, a) folded into [0.5, 1], seeded', () => {
+    const rng = createRng(5);
+    const xs = Array.from({ length: 2000 }, () => mixupLambda(rng, 0.4));
+    expect(Math.min(...xs)).toBeGreaterThanOrEqual(0.5);
+    expect(Math.max(...xs)).toBeLessThanOrEqual(1);
+    // Beta(0.4, 0.4) puts most mass near the ends: the folded mean is about 0.81
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean).toBeGreaterThan(0.76);
+    expect(mean).toBeLessThan(0.86);
+    const again = createRng(5);
+    expect(mixupLambda(again, 0.4)).toBe(xs[0]);
+  });
+
+  it('blendRows mixes row i with row perm[i]', () => {
+    const a = new Float32Array([0, 0, 10, 20]);
+    const perm = permutation(2, createRng(1));
+    blendRows(a, 2, 2, perm, 0.75);
+    const other = (i: number) => perm[i]!;
+    const row = (i: number) => [i === 0 ? 0 : 10, i === 0 ? 0 : 20];
+    for (const i of [0, 1]) {
+      const [x, y] = row(i);
+      const [u, v] = row(other(i));
+      expect(a[i * 2]).toBeCloseTo(0.75 * x! + 0.25 * u!);
+      expect(a[i * 2 + 1]).toBeCloseTo(0.75 * y! + 0.25 * v!);
+    }
+  });
+});
