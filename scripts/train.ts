@@ -9,7 +9,7 @@ import {
   NetworkIdSchema,
   ReconstructionLossSchema,
 } from '../src/core/manifest';
-import { DEFAULT_ARCHITECTURE } from '../src/core/models';
+import { DEFAULT_ARCHITECTURE, LAYER_SIZES, LAYER_SIZES_NAMES } from '../src/core/models';
 import { loadDataset } from '../src/data/idx';
 import { networkIds } from '../src/data/partition';
 import { defineCli, flag, runMain, switchFlag } from '../src/node/cli';
@@ -71,6 +71,11 @@ classes only, and exports each to <out>/<network>/ (manifest.json, classifier/, 
       value: 'R',
       default: 'bce',
       help: 'bce | mse',
+    }),
+    layers: flag(z.enum(LAYER_SIZES_NAMES), {
+      value: 'S',
+      default: 'default',
+      help: `layer sizes: ${LAYER_SIZES_NAMES.join(' | ')} (edge: about half the CPU per served sample)`,
     }),
     upsampling: flag(z.enum(['transpose', 'resize']), {
       value: 'U',
@@ -137,7 +142,7 @@ runMain(async () => {
   const manifests = await trainAll({
     ...f,
     variant: { architecture: f.architecture, loss: f.loss, reconstruction: f.reconstruction },
-    architecture: { ...DEFAULT_ARCHITECTURE, upsampling: f.upsampling },
+    architecture: { ...LAYER_SIZES[f.layers], upsampling: f.upsampling },
     outDir: f.out,
     data,
     onEvent: view.onEvent,

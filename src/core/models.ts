@@ -20,6 +20,25 @@ export const DEFAULT_ARCHITECTURE: ArchitectureInfo = {
   upsampling: 'transpose',
 };
 
+/**
+ * Lean layer sizes for edge endpoints: a candidate sample (decode + classify) costs ~2x less
+ * CPU than with DEFAULT_ARCHITECTURE (the 28x28 decoder convs and the classifier's first two
+ * convs carry half the filters), measured with the accuracy it keeps in docs/BENCHMARKS.md.
+ * The demo networks in models/ use it (`npm run train -- --layers edge`).
+ */
+export const EDGE_ARCHITECTURE: ArchitectureInfo = {
+  classifierFilters: [8, 16, 32, 32],
+  encoderFilters: [16, 32, 32, 32],
+  decoderFilters: [32, 16, 8, 8],
+  denseUnits: 128,
+  upsampling: 'transpose',
+};
+
+/** Named layer sizes, as `npm run train -- --layers NAME` takes them. */
+export const LAYER_SIZES = { default: DEFAULT_ARCHITECTURE, edge: EDGE_ARCHITECTURE } as const;
+export type LayerSizesName = keyof typeof LAYER_SIZES;
+export const LAYER_SIZES_NAMES = Object.keys(LAYER_SIZES) as [LayerSizesName, ...LayerSizesName[]];
+
 export const CLASSIFIER_CONV_NAMES = ['conv1', 'conv2', 'conv3', 'conv4'] as const;
 /** Classifier layers whose activations the perceptual loss compares (the paper: conv 1 and 2). */
 export const PERCEPTUAL_LAYERS = ['conv1', 'conv2'] as const;

@@ -37,6 +37,7 @@ describe('npm run audit (CLI)', () => {
     expect(r.out).toMatch(/held-out \(100 test images\) nearest-training distance: 1st pct \d/);
     expect(r.out).toMatch(/^vae +30 +\d+\.\d % +\d+\.\d % /m);
     expect(r.out).toMatch(/^class-prior +30 +\d+\.\d % +\d+\.\d % /m);
+    expect(r.out).toMatch(/^class-mixture +30 +\d+\.\d % +\d+\.\d % /m);
     expect((await readdir(out)).sort()).toEqual(['audit.json', 'closest-pairs.png']);
     const png = await readFile(join(out, 'closest-pairs.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
@@ -44,6 +45,7 @@ describe('npm run audit (CLI)', () => {
     expect(json.generators.map((g: { generator: string }) => g.generator)).toEqual([
       'vae',
       'class-prior',
+      'class-mixture',
     ]);
     // A folder holding anything but an earlier audit's files is not replaced.
     const foreign = join(tmp, 'foreign');

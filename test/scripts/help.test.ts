@@ -5,6 +5,7 @@ import { runScript } from './run-script';
 const commands = [
   ['bench-train.ts', 'npm run bench:train'],
   ['bench-kernels.ts', 'npm run bench:kernels'],
+  ['bench-layers.ts', 'npm run bench:layers'],
   ['sweep-finetune.ts', 'npm run sweep:finetune'],
   ['start.ts', 'npm start'],
   ['train.ts', 'npm run train'],
@@ -53,4 +54,38 @@ describe('flag errors name the flag', () => {
     expect(bad.err).toMatch(/--network: network id: lowercase letters/);
     for (const r of [none, bad]) expect(r.err).not.toMatch(/ at .*\.ts:\d+/);
   }, 60_000);
+});
+
+describe('npm run bench:layers', () => {
+  it('counts the FLOPs of each layer size and prints its JSON line last', async () => {
+    const r = await runScript('bench-layers.ts', '--rounds', '1');
+    expect(r.code, r.err).toBe(0);
+    const last = JSON.parse(r.out.trim().split('\n').at(-1)!) as {
+      rows: { layers: string; mflopPerCandidate: number; candidatesPerSecond: number }[];
+    };
+    const mflop = Object.fromEntries(last.rows.map((x) => [x.layers, x.mflopPerCandidate]));
+    // By hand, 28x28x1 images, 5 classes, latent 32. Classifier [16, 32, 32, 32]: conv1
+    // 784*9*1*16, conv2 196*9*16*32, conv3 196*9*32*32, conv4 49*9*32*32, dense 1568*128 +
+    // 128*5; decoder [32, 32, 16]: dense 32*1568, up1 49*9*32*32, up2 196*9*32*32, conv3
+    // 784*9*32*16, out 784*9*16*1; all x 2.
+    const byHand = (n: number[]) => (2 * n.reduce((a, b) => a + b, 0)) / 1e6;
+    expect(mflop.default).toBeCloseTo(
+      byHand([
+        784 * 9 * 16,
+        196 * 9 * 16 * 32,
+        196 * 9 * 32 * 32,
+        49 * 9 * 32 * 32,
+        1568 * 128,
+        128 * 5,
+        32 * 1568,
+        49 * 9 * 32 * 32,
+        196 * 9 * 32 * 32,
+        784 * 9 * 32 * 16,
+        784 * 9 * 16,
+      ]),
+      6,
+    );
+    expect(mflop.edge).toBeLessThan(mflop.default! / 2);
+    for (const x of last.rows) expect(x.candidatesPerSecond).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -14,15 +14,17 @@ describe('npm run train (CLI)', () => {
       '--epochs',
       '--seed',
       '--data-dir',
+      '--layers',
     ]) {
       expect(r.out).toContain(flag);
     }
   });
 
   it('rejects bad flags with a message naming the flag, without a stack trace', async () => {
-    const r = await train('--loss', 'pixels', '--epochs=-1');
+    const r = await train('--loss', 'pixels', '--epochs=-1', '--layers', 'huge');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/--loss: /);
+    expect(r.err).toMatch(/--layers: .*"default"\|"edge"/);
     expect(r.err).toMatch(/--epochs: /);
     expect(r.err).not.toMatch(/ at .*\.ts:\d+/);
     const unknown = await train('--epoch', '3');

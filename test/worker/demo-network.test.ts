@@ -8,16 +8,20 @@ import { readPacket } from './helpers';
 /** The issue's bar on a real trained network: the committed demo net-a, in workerd. */
 const MODEL_DIR = 'models/net-a';
 let ep: LocalEndpoint;
+let node: LocalEndpoint;
 
 beforeAll(async () => {
   expect(existsSync(`${MODEL_DIR}/manifest.json`), `${MODEL_DIR} is committed`).toBe(true);
   quietWrangler();
   await initWasmBackend();
-  ep = await startLocalEndpoint({ modelDir: MODEL_DIR, runtime: 'workerd' });
+  [ep, node] = await Promise.all([
+    startLocalEndpoint({ modelDir: MODEL_DIR, runtime: 'workerd' }),
+    startLocalEndpoint({ modelDir: MODEL_DIR, runtime: 'node' }),
+  ]);
 });
 
 afterAll(async () => {
-  await ep?.stop();
+  await Promise.all([ep?.stop(), node?.stop()]);
 });
 
 describe('demo network net-a in workerd', () => {
@@ -35,6 +39,20 @@ describe('demo network net-a in workerd', () => {
     expect(Math.min(...counts)).toBeGreaterThan(50);
     const b = Buffer.from(await (await fetch(q)).arrayBuffer());
     expect(b.equals(bytes)).toBe(true);
+    const fromNode = await fetch(q.replace(ep.url, node.url));
+    expect(Buffer.from(await fromNode.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  it('serves class-mixture packets (the demo networks carry class mixtures), the same bytes under Node', async () => {
+    const q = (url: string) =>
+      `${url}/v1/packet?count=200&seed=5&threshold=0.9&generator=class-mixture&classes=3,4,6,7,9`;
+    const a = await fetch(q(ep.url));
+    const bytes = Buffer.from(await a.clone().arrayBuffer());
+    const p = await readPacket(a, 0.9);
+    expect(p.metadata.generator).toBe('class-mixture');
+    expect(p.metadata.perClass).toEqual({ '3': 40, '4': 40, '6': 40, '7': 40, '9': 40 });
+    const fromNode = Buffer.from(await (await fetch(q(node.url))).arrayBuffer());
+    expect(fromNode.equals(bytes)).toBe(true);
   });
 
   it('honours per-class quotas with the class-prior generator', async () => {
