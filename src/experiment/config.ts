@@ -79,6 +79,8 @@ export const ExperimentConfigSchema = z
       patience: z.number().int().positive().optional(),
       /** Weight of the VAE's KL term (default 1). */
       klWeight: z.number().positive().optional(),
+      /** Weight of the VAE's perceptual term (default 1). */
+      perceptualWeight: z.number().nonnegative().optional(),
     }),
     share: z.strictObject({
       /** Generated samples per class per network (the paper: 5000). */

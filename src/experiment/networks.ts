@@ -92,6 +92,7 @@ export function trainingOptions(
     validationFraction: t.validationFraction,
     patience: t.patience,
     klWeight: t.klWeight,
+    perceptualWeight: t.perceptualWeight,
     seed: ctx.seed,
     onEvent: (e) => {
       if (e.kind === 'epoch-end') {

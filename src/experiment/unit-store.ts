@@ -54,11 +54,18 @@ export function trainingPart(config: ExperimentConfig) {
 
 /**
  * The part of a config that each network's classifier and the baseline rows depend on: the
- * training settings without the generator's (VAE epochs, KL weight, latent size, encoder and
+ * training settings without the generator's (VAE epochs, KL and perceptual weights, latent size, encoder and
  * decoder), so a config that only changes the generator reuses classifiers and baselines.
  */
 export function classifierPart(config: ExperimentConfig) {
-  const { vaeEpochs: _e, klWeight: _k, latentSize: _l, architecture, ...train } = config.train;
+  const {
+    vaeEpochs: _e,
+    klWeight: _k,
+    perceptualWeight: _p,
+    latentSize: _l,
+    architecture,
+    ...train
+  } = config.train;
   return {
     ...trainingPart(config),
     train: {
