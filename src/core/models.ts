@@ -23,7 +23,8 @@ export const DEFAULT_ARCHITECTURE: ArchitectureInfo = {
 /**
  * Lean layer sizes for edge endpoints: a candidate sample (decode + classify) costs ~2x less
  * CPU than with DEFAULT_ARCHITECTURE (the 28x28 decoder convs and the classifier's first two
- * convs carry half the filters), measured with the accuracy it keeps in docs/BENCHMARKS.md.
+ * convs carry half the filters). The merged network kept its accuracy on MNIST and lost ~1
+ * point on Fashion-MNIST (one repeat each; docs/RESULTS.md, "Lean layer sizes").
  * The demo networks in models/ use it (`npm run train -- --layers edge`).
  */
 export const EDGE_ARCHITECTURE: ArchitectureInfo = {
