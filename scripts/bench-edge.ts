@@ -14,6 +14,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_GENERATOR } from '../src/core/generators';
 import { GENERATOR_NAME_PATTERN, NetworkIdSchema } from '../src/core/manifest';
 import { decodePacket } from '../src/core/packet';
 import { defineCli, flag, runMain } from '../src/node/cli';
@@ -44,7 +45,7 @@ then one JSON line.`,
     }),
     generator: flag(z.string().regex(GENERATOR_NAME_PATTERN, 'a generator name'), {
       value: 'NAME',
-      defaultHelp: "the endpoint's default (vae)",
+      defaultHelp: `the endpoint's default (${DEFAULT_GENERATOR})`,
       help: 'generator of every packet (e.g. class-mixture)',
     }),
     threshold: flag(z.coerce.number().min(0).max(1), {
@@ -156,6 +157,8 @@ async function timedGet(url: string): Promise<{ ms: number; bytes: Uint8Array; r
 
 runMain(async () => {
   const values = cli.parse(process.argv.slice(2));
+  /** What the packets are generated with: the flag, else the endpoint's default. */
+  const generator = values.generator ?? DEFAULT_GENERATOR;
   quietWrangler();
   await initWasmBackend();
   let modelDir =
@@ -278,7 +281,7 @@ runMain(async () => {
 
   const f = (n: number, d = 0) => n.toFixed(d);
   console.log(
-    `\nbench:edge — network ${networkId}${synthetic ? ' (untrained, reference size)' : ''}, ${count}-sample packets, threshold ${threshold}, generator ${values.generator ?? 'vae'}, median of ${reps}`,
+    `\nbench:edge — network ${networkId}${synthetic ? ' (untrained, reference size)' : ''}, ${count}-sample packets, threshold ${threshold}, generator ${generator}, median of ${reps}`,
   );
   console.log(
     '| runtime | start ms | cold first request ms | cold first packet (64) ms | warm packet ms | samples/s | candidates/s | CPU ms / 1000 samples | cache hit ms | /healthz p50 / p99 / max ms (n) under 6 packets | kept |',
@@ -306,7 +309,7 @@ runMain(async () => {
       bench: 'edge',
       network: networkId,
       synthetic,
-      generator: values.generator ?? 'vae',
+      generator,
       count,
       threshold,
       reps,

@@ -28,6 +28,7 @@ on the load of a shared machine. Prints a markdown table, then one JSON line.`,
 
 const BATCH = 128;
 const LATENT = 32;
+const IMAGE_SHAPE: [number, number, number] = [28, 28, 1];
 
 /**
  * 2 x the multiply-adds of the convolutions and dense layers of a model, per image. A conv
@@ -60,14 +61,14 @@ runMain(async () => {
   for (const name of LAYER_SIZES_NAMES) {
     const a = LAYER_SIZES[name];
     const { model: classifier } = buildClassifier({
-      imageShape: [28, 28, 1],
+      imageShape: IMAGE_SHAPE,
       numClasses: 5,
       filters: a.classifierFilters,
       denseUnits: a.denseUnits,
       seed: 1,
     });
     const decoder = buildDecoder({
-      imageShape: [28, 28, 1],
+      imageShape: IMAGE_SHAPE,
       latentSize: LATENT,
       filters: a.decoderFilters,
       upsampling: a.upsampling,

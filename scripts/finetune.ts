@@ -8,6 +8,7 @@ import {
   runClient,
 } from '../src/client';
 import { builtinGenerators } from '../src/core/generators';
+import { GENERATOR_NAME_PATTERN } from '../src/core/manifest';
 import { loadNetwork } from '../src/core/model-folder';
 import { loadDataset } from '../src/data/idx';
 import { selectClasses } from '../src/data/partition';
@@ -57,7 +58,7 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       default: R.threshold,
       help: 'keep samples with top probability >= T',
     }),
-    generator: flag(z.string().regex(/^[a-z0-9-]+$/, 'a generator name, e.g. vae'), {
+    generator: flag(z.string().regex(GENERATOR_NAME_PATTERN, 'a generator name, e.g. vae'), {
       value: 'NAME',
       defaultHelp: "each endpoint's",
       help: `generator asked of every endpoint (${builtinGenerators().names().join(', ')})`,

@@ -11,7 +11,8 @@ import {
   type SoftSet,
   widenClassifier,
 } from '../src/client';
-import { builtinGenerators } from '../src/core/generators';
+import { builtinGenerators, DEFAULT_GENERATOR } from '../src/core/generators';
+import { GENERATOR_NAME_PATTERN } from '../src/core/manifest';
 import { loadNetwork } from '../src/core/model-folder';
 import { deriveSeed } from '../src/core/rng';
 import { loadDataset } from '../src/data/idx';
@@ -54,9 +55,9 @@ other way to compare schedules: they choose on the networks' own validation slic
       default: 5000,
       help: 'per class per network',
     }),
-    generator: flag(z.string(), {
+    generator: flag(z.string().regex(GENERATOR_NAME_PATTERN, 'a generator name, e.g. vae'), {
       value: 'NAME',
-      defaultHelp: 'vae',
+      defaultHelp: DEFAULT_GENERATOR,
       help: `endpoint generator (${builtinGenerators().names().join(' | ')})`,
     }),
     balance: switchFlag('equal per-class quotas'),
@@ -165,7 +166,7 @@ runMain(async () => {
     const seconds = Math.round((performance.now() - t) / 1000);
     const line = {
       threshold: o.threshold,
-      generator: o.generator ?? 'vae',
+      generator: o.generator ?? DEFAULT_GENERATOR,
       schedule,
       selectionAccuracy: e.accuracy,
       perClass: e.perClass.map((p) => Number(p.accuracy.toFixed(4))),
