@@ -99,6 +99,11 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
     mirror: switchFlag(
       'mirror images left to right at random (clothes, objects; never digits or text)',
     ),
+    sharpness: flag(z.coerce.number().min(0).max(4), {
+      value: 'S',
+      default: S.sharpness ?? 0,
+      help: 'sharpness jitter: x + a (x - blur x), a ~ U[-S, S] per image, 0 = off',
+    }),
     mixup: flag(z.coerce.number().min(0), {
       value: 'ALPHA',
       default: S.mixup ?? 0,
@@ -217,6 +222,7 @@ runMain(async () => {
       finalFraction: S.finalFraction,
       shiftPixels: raw.shift,
       mirror: raw.mirror,
+      sharpness: raw.sharpness,
       frozenLayers: raw.freeze,
       mixup: raw.mixup,
     },

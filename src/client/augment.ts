@@ -77,3 +77,45 @@ export function mirrorInPlace(a: Float32Array, offset: number, h: number, w: num
     }
   }
 }
+
+/** The 3x3 binomial blur [1 2 1]/4 in each direction, edges clamped. */
+const BLUR_TAPS = [0.25, 0.5, 0.25] as const;
+
+/**
+ * Change one H x W x C image's sharpness in place: x + amount * (x - blur(x)), clipped to
+ * [0, 1], where blur is the 3x3 binomial filter. amount > 0 sharpens (an unsharp mask),
+ * -1 <= amount < 0 blends toward the blurred image. `scratch` holds at least 2 H W C floats.
+ */
+export function sharpnessInPlace(
+  a: Float32Array,
+  offset: number,
+  h: number,
+  w: number,
+  c: number,
+  amount: number,
+  scratch: Float32Array,
+) {
+  const px = h * w * c;
+  const at = (v: number, hi: number) => (v < 0 ? 0 : v >= hi ? hi - 1 : v);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let k = 0; k < c; k++) {
+        let s = 0;
+        for (let j = -1; j <= 1; j++)
+          s += BLUR_TAPS[j + 1]! * a[offset + (y * w + at(x + j, w)) * c + k]!;
+        scratch[(y * w + x) * c + k] = s;
+      }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let k = 0; k < c; k++) {
+        let s = 0;
+        for (let j = -1; j <= 1; j++)
+          s += BLUR_TAPS[j + 1]! * scratch[(at(y + j, h) * w + x) * c + k]!;
+        scratch[px + (y * w + x) * c + k] = s;
+      }
+  for (let p = 0; p < px; p++) {
+    const v = a[offset + p]!;
+    const f = v + amount * (v - scratch[px + p]!);
+    a[offset + p] = Math.max(0, Math.min(1, f));
+  }
+}

@@ -3,7 +3,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Manifest } from '../core/manifest';
 import { buildClassifier } from '../core/models';
 import { createRng, permutation } from '../core/rng';
-import { blendRows, mirrorInPlace, mixupLambda, translateInto } from './augment';
+import { blendRows, mirrorInPlace, mixupLambda, sharpnessInPlace, translateInto } from './augment';
 import { ClientError } from './errors';
 import type { MergedSet } from './merge';
 
@@ -32,6 +32,13 @@ export interface FinetuneSchedule {
    * classes are mirror-symmetric (clothes, objects), never for digits or text.
    */
   mirror?: boolean | undefined;
+  /**
+   * Sharpness jitter: each training image gets x + a (x - blur(x)) with a drawn uniformly
+   * from [-s, s] (clipped at -1: fully blurred), so that how sharp a sample is says nothing
+   * about which network made it. Generators differ in sharpness, real images are sharper
+   * than all of them. 0 or absent: off.
+   */
+  sharpness?: number | undefined;
   /** Layers kept frozen (by name, e.g. ['conv1', 'conv2']). */
   frozenLayers?: readonly string[] | undefined;
   /**
@@ -161,6 +168,8 @@ export async function finetune(
     .filter((l) => !frozen.has(l.name))
     .flatMap((l) => l.trainableWeights.map((v) => v.read() as tf.Variable));
   const shift = Math.max(0, Math.floor(s.shiftPixels ?? 0));
+  const sharpness = s.sharpness ?? 0;
+  const scratch = sharpness > 0 ? new Float32Array(2 * px) : undefined;
   const batches = Math.ceil(data.count / s.batchSize);
   const totalSteps = Math.max(1, s.epochs * batches);
   const history: EpochInfo[] = [];
@@ -195,6 +204,10 @@ export async function finetune(
             );
           }
           if (s.mirror && rng.int(2) === 1) mirrorInPlace(x, i * px, h, w, c);
+          if (scratch) {
+            const amount = Math.max(-1, sharpness * (2 * rng.next() - 1));
+            sharpnessInPlace(x, i * px, h, w, c, amount, scratch);
+          }
           y.set(data.targets.subarray(j * u, (j + 1) * u), i * u);
         }
         if (s.mixup) {

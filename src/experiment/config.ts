@@ -13,6 +13,8 @@ export const FinetuneConfigSchema = z.strictObject({
   shiftPixels: z.number().int().min(0).max(4).optional(),
   /** Mirror images left to right with probability 1/2 (mirror-symmetric classes only). */
   mirror: z.boolean().optional(),
+  /** Sharpness jitter: x + a (x - blur(x)), a ~ U[-s, s] per image (0 or absent: off). */
+  sharpness: z.number().min(0).max(4).optional(),
   /** Mixup's Beta(alpha, alpha) (0 or absent: off). */
   mixup: z.number().min(0).optional(),
 });

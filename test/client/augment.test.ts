@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { blendRows, mirrorInPlace, mixupLambda, translateInto } from '../../src/client/augment';
+import {
+  blendRows,
+  mirrorInPlace,
+  mixupLambda,
+  sharpnessInPlace,
+  translateInto,
+} from '../../src/client/augment';
 import { createRng, permutation } from '../../src/core/rng';
 
 describe('translateInto', () => {
@@ -67,5 +73,44 @@ describe('mixup', () => {
       expect(a[i * 2]).toBeCloseTo(0.75 * x! + 0.25 * u!);
       expect(a[i * 2 + 1]).toBeCloseTo(0.75 * y! + 0.25 * v!);
     }
+  });
+});
+
+describe('sharpnessInPlace', () => {
+  const scratch = new Float32Array(2 * 25);
+  // 5 x 5, one channel: a vertical edge between columns 1 and 2
+  const edge = () => Float32Array.from({ length: 25 }, (_, i) => (i % 5 >= 2 ? 0.8 : 0.2));
+
+  it('amount 0 and flat images stay as they are', () => {
+    const a = edge();
+    sharpnessInPlace(a, 0, 5, 5, 1, 0, scratch);
+    expect(Array.from(a)).toEqual(Array.from(edge()));
+    const flat = new Float32Array(25).fill(0.4);
+    sharpnessInPlace(flat, 0, 5, 5, 1, 3, scratch);
+    for (const v of flat) expect(v).toBeCloseTo(0.4, 6);
+  });
+
+  it('-1 is the 3x3 binomial blur, > 0 steepens the edge, results stay in [0, 1]', () => {
+    const blurred = edge();
+    sharpnessInPlace(blurred, 0, 5, 5, 1, -1, scratch);
+    // row 0: columns 0..4 of [.2 .2 .8 .8 .8] blurred by [1 2 1]/4 with clamped edges
+    expect(Array.from(blurred.subarray(0, 5)).map((v) => +v.toFixed(4))).toEqual([
+      0.2, 0.35, 0.65, 0.8, 0.8,
+    ]);
+    const sharp = edge();
+    sharpnessInPlace(sharp, 0, 5, 5, 1, 1, scratch);
+    expect(sharp[1]).toBeCloseTo(0.05, 6); // 0.2 + (0.2 - 0.35)
+    expect(sharp[2]).toBeCloseTo(0.95, 6);
+    const strong = edge();
+    sharpnessInPlace(strong, 0, 5, 5, 1, 4, scratch);
+    expect(strong[1]).toBe(0);
+    expect(strong[2]).toBe(1);
+  });
+
+  it('changes only the image at its offset', () => {
+    const two = new Float32Array([...edge(), ...edge()]);
+    sharpnessInPlace(two, 25, 5, 5, 1, 1, scratch);
+    expect(Array.from(two.subarray(0, 25))).toEqual(Array.from(edge()));
+    expect(two[26]).toBeCloseTo(0.05, 6);
   });
 });
