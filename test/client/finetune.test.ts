@@ -302,4 +302,27 @@ describe('fine-tuning options', () => {
     ).rejects.toThrow(/cannot freeze layer "conv9": the classifier's layers are .*conv1/);
     model.dispose();
   });
+
+  it('sharpness jitter changes what is learned, the same for the same seed, without leaking', async () => {
+    const data = oneHotSet(selectClasses(train, A), A, 64);
+    const trained = async (sharpness: number) => {
+      const { model } = buildClassifier({
+        imageShape: [28, 28, 1],
+        numClasses: A.length,
+        filters: ARCH.classifierFilters,
+        denseUnits: ARCH.denseUnits,
+        seed: 5,
+      });
+      const tensors = tf.memory().numTensors;
+      await finetune(model, data, { seed: 3, epochs: 1, batchSize: 32, sharpness });
+      expect(tf.memory().numTensors).toBe(tensors);
+      const w = model.getLayer('conv1').getWeights()[0]!.dataSync().slice();
+      model.dispose();
+      return Array.from(w);
+    };
+    const plain = await trained(0);
+    const jittered = await trained(1);
+    expect(jittered).not.toEqual(plain);
+    expect(await trained(1)).toEqual(jittered);
+  });
 });
