@@ -24,6 +24,7 @@ import type { SoftSet } from '../src/client/merge';
 import { NetworkIdSchema } from '../src/core/manifest';
 import { type LoadedNetwork, loadNetwork } from '../src/core/model-folder';
 import { loadDataset } from '../src/data/idx';
+import { networkIds } from '../src/data/partition';
 import { concatDatasets } from '../src/data/subsample';
 import { blurProbe } from '../src/experiment/probes/blur';
 import { imageStatsProbe } from '../src/experiment/probes/image-stats';
@@ -31,12 +32,29 @@ import { realAlignedProbe } from '../src/experiment/probes/real-aligned';
 import { relabelProbe } from '../src/experiment/probes/relabel';
 import { packets, type Repeat } from '../src/experiment/probes/repeat';
 import { typicalityProbe } from '../src/experiment/probes/typicality';
-import { defineCli, flag, runMain, switchFlag } from '../src/node/cli';
+import { CliError, defineCli, flag, runMain, switchFlag } from '../src/node/cli';
 import { folderReader, pathExists, writeFolderAtomic } from '../src/node/fs-atomic';
 import { checkOutputFolder } from '../src/node/output-folder';
 import { networkDatasets } from '../src/train/train-network';
 
 const PROBES = ['blur', 'real-aligned', 'typicality', 'relabel', 'image-stats'] as const;
+const NUMBER = /^(\d+(\.\d*)?|\.\d+)$/;
+/** What each probe's --values may hold. */
+const VALUE_PATTERNS: Record<(typeof PROBES)[number], RegExp> = {
+  blur: /^(none|sharpen-(\d+(\.\d*)?|\.\d+)|\d+(\.\d*)?|\.\d+)$/,
+  'real-aligned': NUMBER,
+  typicality: /^(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
+  relabel: /^(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
+  'image-stats': /^none$/,
+};
+const VALUE_HELP: Record<(typeof PROBES)[number], string> = {
+  blur: 'none, a blur sigma (e.g. 0.6) or sharpen-AMOUNT',
+  'real-aligned': 'domain weights >= 0 (0: no domain classifier)',
+  typicality: 'quantiles in [0, 1]',
+  relabel: 'mixing weights in [0, 1]',
+  'image-stats': 'none',
+};
+
 const cli = defineCli({
   usage: 'npm run probe:transfer -- --probe KIND --nets DIR --data-dir DIR --seed N --target ID',
   about:
@@ -75,6 +93,14 @@ const cli = defineCli({
     for (const k of ['probe', 'nets', 'dataDir', 'seed', 'target', 'values', 'out'] as const) {
       if (f[k] === undefined) ctx.addIssue({ code: 'custom', message: 'required', path: [k] });
     }
+    const wrong = (f.values ?? []).filter((v) => !VALUE_PATTERNS[f.probe ?? 'blur'].test(v));
+    if (wrong.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${wrong.join(', ')}: --probe ${f.probe} takes ${VALUE_HELP[f.probe ?? 'blur']}`,
+        path: ['values'],
+      });
+    }
   },
 });
 
@@ -83,19 +109,7 @@ runMain(async () => {
   const out = f.out!;
   await checkOutputFolder(out, { force: f.force, ownFiles: ['results.json'] });
   await initClientBackend('wasm');
-  const data = await loadDataset({ dataDir: f.dataDir! });
-  const ids = [
-    'net-a',
-    'net-b',
-    'net-c',
-    'net-d',
-    'net-e',
-    'net-f',
-    'net-g',
-    'net-h',
-    'net-i',
-    'net-j',
-  ];
+  const ids = networkIds(10);
   const nets: LoadedNetwork[] = [];
   for (const id of ids) {
     const dir = join(f.nets!, id);
@@ -103,7 +117,12 @@ runMain(async () => {
     nets.push(await loadNetwork(folderReader(dir)));
   }
   const target = nets.find((n) => n.manifest.networkId === f.target);
-  if (!target) throw new Error(`--target ${f.target} is not one of the networks in ${f.nets}`);
+  if (!target) {
+    throw new CliError(
+      `--target ${f.target} is not one of the networks in ${f.nets} (${nets.map((n) => n.manifest.networkId).join(', ') || 'none: no net-a/manifest.json there'})`,
+    );
+  }
+  const data = await loadDataset({ dataDir: f.dataDir! });
   const own = nets.map((n) =>
     networkDatasets({
       networkId: n.manifest.networkId,
