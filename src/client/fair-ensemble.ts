@@ -54,7 +54,12 @@ export function logitsModel(classifier: tfl.LayersModel): tfl.LayersModel {
   return model;
 }
 
-function imagesTensor(data: LabelledImages, start: number, n: number): tf.Tensor4D {
+/** Images start .. start + n of a set as an [n, H, W, C] tensor in [0, 1]. */
+export function imagesTensor(
+  data: Pick<LabelledImages, 'images' | 'imageShape'>,
+  start: number,
+  n: number,
+): tf.Tensor4D {
   const [h, w, c] = data.imageShape;
   const px = h * w * c;
   return tf.tidy(() =>
@@ -66,7 +71,7 @@ function imagesTensor(data: LabelledImages, start: number, n: number): tf.Tensor
 }
 
 /** Scores (minus the smallest Mahalanobis distance to a class mean) of features [n, d]. */
-function mahalanobisScores(
+export function mahalanobisScores(
   f: tf.Tensor2D,
   means: tf.Tensor2D,
   precision: tf.Tensor2D,

@@ -125,6 +125,17 @@ export interface EpochInfo {
   learningRate: number;
 }
 
+/** The schedule's learning rate at `progress` (0..1) through its steps: cosine decay to finalFraction. */
+export function cosineLearningRate(
+  s: Pick<FinetuneSchedule, 'learningRate' | 'finalFraction'>,
+  progress: number,
+): number {
+  return (
+    s.learningRate *
+    (s.finalFraction + (1 - s.finalFraction) * 0.5 * (1 + Math.cos(Math.PI * progress)))
+  );
+}
+
 /** Soft-target cross-entropy, batch mean. */
 export function softCrossEntropy(targets: tf.Tensor, probs: tf.Tensor): tf.Scalar {
   return tf.tidy(
@@ -217,9 +228,7 @@ export async function finetune(
           blendRows(y, n, u, perm, lambda);
         }
         const progress = step / totalSteps;
-        lr =
-          s.learningRate *
-          (s.finalFraction + (1 - s.finalFraction) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+        lr = cosineLearningRate(s, progress);
         setLr(lr);
         const xt = tf.tensor4d(x, [n, h, w, c]);
         const yt = tf.tensor2d(y, [n, u]);

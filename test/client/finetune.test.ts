@@ -39,6 +39,17 @@ const ARCH = {
   upsampling: 'transpose' as const,
 };
 
+/** A fresh classifier over A's classes with the test's small layer sizes. */
+function classifierOfA(seed: number) {
+  return buildClassifier({
+    imageShape: [28, 28, 1],
+    numClasses: A.length,
+    filters: ARCH.classifierFilters,
+    denseUnits: ARCH.denseUnits,
+    seed,
+  });
+}
+
 let train: Dataset;
 let test: Dataset;
 let targetDir: string;
@@ -89,13 +100,7 @@ beforeAll(async () => {
     labels: t.labels.subarray(0, 1200),
   };
   // the target: a small classifier that knows A, trained briefly on A's real images
-  const { model } = buildClassifier({
-    imageShape: [28, 28, 1],
-    numClasses: A.length,
-    filters: ARCH.classifierFilters,
-    denseUnits: ARCH.denseUnits,
-    seed: 3,
-  });
+  const { model } = classifierOfA(3);
   await finetune(model, oneHotSet(selectClasses(train, A), A, 1500), {
     seed: 1,
     epochs: 1,
@@ -272,13 +277,7 @@ describe('fine-tuning client on real MNIST', () => {
 
 describe('fine-tuning options', () => {
   it('frozen layers keep their weights; the others learn', async () => {
-    const { model } = buildClassifier({
-      imageShape: [28, 28, 1],
-      numClasses: A.length,
-      filters: ARCH.classifierFilters,
-      denseUnits: ARCH.denseUnits,
-      seed: 5,
-    });
+    const { model } = classifierOfA(5);
     const snapshot = (name: string) => model.getLayer(name).getWeights()[0]!.dataSync().slice();
     const before = { conv1: snapshot('conv1'), conv2: snapshot('conv2'), conv3: snapshot('conv3') };
     const tensors = tf.memory().numTensors;
@@ -306,13 +305,7 @@ describe('fine-tuning options', () => {
   it('sharpness jitter changes what is learned, the same for the same seed, without leaking', async () => {
     const data = oneHotSet(selectClasses(train, A), A, 64);
     const trained = async (sharpness: number) => {
-      const { model } = buildClassifier({
-        imageShape: [28, 28, 1],
-        numClasses: A.length,
-        filters: ARCH.classifierFilters,
-        denseUnits: ARCH.denseUnits,
-        seed: 5,
-      });
+      const { model } = classifierOfA(5);
       const tensors = tf.memory().numTensors;
       await finetune(model, data, { seed: 3, epochs: 1, batchSize: 32, sharpness });
       expect(tf.memory().numTensors).toBe(tensors);

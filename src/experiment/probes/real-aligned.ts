@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { translateInto } from '../../client/augment';
-import { softCrossEntropy, widenClassifier } from '../../client/finetune';
+import { cosineLearningRate, softCrossEntropy, widenClassifier } from '../../client/finetune';
 import { mergeSets } from '../../client/merge';
 import { createRng, deriveSeed, permutation } from '../../core/rng';
 import { packets, type Repeat, SCHEDULE, score } from './repeat';
@@ -85,9 +85,10 @@ export async function realAlignedProbe(r: Repeat, value: string) {
     }
     const p = step / total;
     lambda = lambdaMax * (2 / (1 + Math.exp(-10 * p)) - 1);
-    (optimizer as unknown as { learningRate: number }).learningRate =
-      SCHEDULE.learningRate *
-      (SCHEDULE.finalFraction + (1 - SCHEDULE.finalFraction) * 0.5 * (1 + Math.cos(Math.PI * p)));
+    (optimizer as unknown as { learningRate: number }).learningRate = cosineLearningRate(
+      SCHEDULE,
+      p,
+    );
     const [xt, yt, dt, mt] = [
       tf.tensor4d(x, [n + realBatch, h, w, c]),
       tf.tensor2d(y, [n + realBatch, u]),

@@ -1,8 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { calibrateMember, fairEnsemblePredictor } from '../../client/fair-ensemble';
+import {
+  calibrateMember,
+  disposeMember,
+  fairEnsemblePredictor,
+  imagesTensor,
+} from '../../client/fair-ensemble';
 import { mergeSets } from '../../client/merge';
 import { deriveSeed } from '../../core/rng';
-import { imagesTensor, packets, paperFinetune, type Repeat, score } from './repeat';
+import { packets, paperFinetune, type Repeat, score } from './repeat';
 
 /** Soft targets (1 - V) x the sender's labels + V x the fair ensemble's (each member calibrated on its own validation slice). */
 export async function relabelProbe(r: Repeat, value: string) {
@@ -17,7 +22,7 @@ export async function relabelProbe(r: Repeat, value: string) {
   let agree = 0;
   for (let s = 0; s < merged.count; s += 500) {
     const n = Math.min(500, merged.count - s);
-    const out = tf.tidy(() => fair.predict(imagesTensor(merged.images, s, n, merged.imageShape)));
+    const out = tf.tidy(() => fair.predict(imagesTensor(merged, s, n)));
     const v = out.dataSync();
     out.dispose();
     for (let i = 0; i < n; i++) {
@@ -34,6 +39,7 @@ export async function relabelProbe(r: Repeat, value: string) {
       if (a === b) agree++;
     }
   }
+  for (const m of members) disposeMember(m);
   const model = await paperFinetune(r, { ...merged, targets });
   return { fairAgreesWithSender: agree / merged.count, ...(await score(r, model, merged.classes)) };
 }

@@ -4,7 +4,6 @@
  * settings (threshold 0.99, 5000 samples per class, made locally by the endpoints' sampler),
  * the paper config's fine-tuning schedule, and scoring on the validation union and test set.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { evaluate, modelPredictor } from '../../client/evaluate';
 import { finetune, widenClassifier } from '../../client/finetune';
@@ -21,21 +20,6 @@ export const SCHEDULE = {
   frozenLayers: DEFAULT_RECIPE.schedule.frozenLayers ?? [],
 };
 
-export function imagesTensor(
-  images: Uint8Array,
-  start: number,
-  n: number,
-  shape: readonly number[],
-) {
-  const px = shape[0]! * shape[1]! * shape[2]!;
-  return tf.tidy(() =>
-    tf.div(
-      tf.tensor4d(images.subarray(start * px, (start + n) * px), [n, ...shape] as never, 'int32'),
-      255,
-    ),
-  ) as tf.Tensor4D;
-}
-
 export interface Repeat {
   nets: LoadedNetwork[];
   own: { train: Dataset; validation: Dataset }[];
@@ -51,15 +35,16 @@ export async function packets(r: Repeat, multiple = 1): Promise<SoftSet[]> {
   for (const net of r.nets) {
     sets.push(
       await generateReplaySet(net, {
-        samples: 5000 * net.manifest.classes.length * multiple,
+        samples: DEFAULT_RECIPE.samplesPerClass * net.manifest.classes.length * multiple,
         seed: deriveSeed(r.seed, net.manifest.networkId),
-        threshold: 0.99,
+        threshold: DEFAULT_RECIPE.threshold,
       }),
     );
   }
   return sets;
 }
 
+/** Validation and test accuracy of `model` (columns = classes), which it then disposes. */
 export async function score(
   r: Repeat,
   model: tfl.LayersModel,

@@ -1,8 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { calibrateMember } from '../../client/fair-ensemble';
+import {
+  calibrateMember,
+  disposeMember,
+  imagesTensor,
+  mahalanobisScores,
+} from '../../client/fair-ensemble';
 import { mergeSets, type SoftSet } from '../../client/merge';
+import { DEFAULT_RECIPE } from '../../client/recipe';
 import { deriveSeed } from '../../core/rng';
-import { imagesTensor, paperFinetune, type Repeat, score } from './repeat';
+import { paperFinetune, type Repeat, score } from './repeat';
 
 /** Keep a sample when its owner's Mahalanobis score reaches the V-th quantile of the owner's validation scores. */
 export async function typicalityProbe(r: Repeat, value: string, candidates: Promise<SoftSet[]>) {
@@ -11,28 +17,23 @@ export async function typicalityProbe(r: Repeat, value: string, candidates: Prom
   const kept = sets.map((set, i) => {
     const net = r.nets[i]!;
     const member = calibrateMember(net.classifier, net.manifest.classes, r.own[i]!.validation);
-    const want = 5000 * net.manifest.classes.length;
+    const want = DEFAULT_RECIPE.samplesPerClass * net.manifest.classes.length;
     const k = set.classIds.length;
     const px = set.images.length / set.count;
+    const cut =
+      member.scores[Math.min(member.scores.length - 1, Math.floor(q * member.scores.length))]!;
     const idx: number[] = [];
     for (let s = 0; s < set.count && idx.length < want; s += 500) {
       const n = Math.min(500, set.count - s);
       const scores = tf.tidy(() => {
-        const [f] = member.heads.predict(
-          imagesTensor(set.images, s, n, set.imageShape),
-        ) as tf.Tensor[];
-        const d = Array.from({ length: member.means.shape[0] }, (_, cl) => {
-          const delta = tf.sub(f!, tf.slice(member.means, [cl, 0], [1, -1]));
-          return tf.sum(tf.mul(tf.matMul(delta, member.precision), delta), 1);
-        });
-        return tf.neg(tf.min(tf.stack(d, 1), 1));
+        const [f] = member.heads.predict(imagesTensor(set, s, n)) as tf.Tensor[];
+        return mahalanobisScores(f as tf.Tensor2D, member.means, member.precision);
       });
       const v = scores.dataSync();
       scores.dispose();
-      const cut =
-        member.scores[Math.min(member.scores.length - 1, Math.floor(q * member.scores.length))]!;
       for (let j = 0; j < n && idx.length < want; j++) if (q === 0 || v[j]! >= cut) idx.push(s + j);
     }
+    disposeMember(member);
     const images = new Uint8Array(idx.length * px);
     const softLabels = new Float32Array(idx.length * k);
     idx.forEach((j, row) => {
