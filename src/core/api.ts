@@ -191,3 +191,44 @@ export const HealthSchema = z.object({
   modelDigest: Sha256Schema,
   load: LoadSchema,
 });
+
+/**
+ * `POST /v1/label` (cross-labelling): the body is `count` images of the network's image shape,
+ * uint8 pixels [count, H, W, C] row-major (count = body bytes / (H x W x C), 1..MAX_LABEL_COUNT),
+ * sent as `application/octet-stream`. The endpoint answers what its calibrated network says of
+ * each image (src/core/calibration): how much it looks like the network's own data (`score`, a
+ * percentile of the network's validation scores) and its temperature-scaled probabilities over
+ * its classes. Only networks whose model folder holds `calibration.json` answer; others 404
+ * with the code `no_calibration`. The client mixes every network's answers into the fair
+ * ensemble's label for samples another network sent (src/client/cross-label.ts).
+ */
+export const MAX_LABEL_COUNT = 1024;
+export const LABEL_MEDIA_TYPE = 'application/octet-stream';
+
+export const LabelResponseSchema = z
+  .object({
+    networkId: NetworkIdSchema,
+    modelDigest: Sha256Schema,
+    /** Column k of `probabilities` is classes[k]. */
+    classes: z.array(z.number().int().nonnegative()).min(1),
+    count: z.number().int().min(1).max(MAX_LABEL_COUNT),
+    /** [count]: percentile of each image's score among the network's own validation scores. */
+    score: z.array(z.number().min(0).max(1)),
+    /** [count][classes.length]: softmax(logits / T). */
+    probabilities: z.array(z.array(z.number().min(0).max(1))),
+  })
+  .superRefine((r, ctx) => {
+    if (r.score.length !== r.count || r.probabilities.length !== r.count) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `score and probabilities must have ${r.count} rows`,
+      });
+    } else if (r.probabilities.some((p) => p.length !== r.classes.length)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['probabilities'],
+        message: `every row must have ${r.classes.length} probabilities`,
+      });
+    }
+  });
+export type LabelResponse = z.infer<typeof LabelResponseSchema>;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
+import { CALIBRATION_FILE, type Calibration, parseCalibration } from './calibration/schema';
 import {
   CLASSIFIER_DIR,
   GENERATOR_DIR,
@@ -16,6 +17,7 @@ import {
  *   manifest.json
  *   classifier/model.json  classifier/weights.bin   (tfjs layers format)
  *   generator/model.json   generator/weights.bin    (the VAE decoder)
+ *   calibration.json       (optional: fitted on the network's own validation slice)
  * Readers get files through a `ReadFile` function, so Node (fs), a Worker (bundled
  * modules) and tests (memory) share one loader.
  */
@@ -168,6 +170,8 @@ export interface LoadedNetwork {
   digest: string;
   classifier: tfl.LayersModel;
   decoder: tfl.LayersModel;
+  /** Present when the folder has one (`POST /v1/label`, the client's cross-labelling). */
+  calibration?: Calibration | undefined;
 }
 
 export async function readManifest(read: ReadFile): Promise<Manifest> {
@@ -201,5 +205,30 @@ export async function loadNetwork(read: ReadFile): Promise<LoadedNetwork> {
       `${CLASSIFIER_DIR}/${MODEL_JSON}: ${outK} outputs but manifest lists ${manifest.classes.length} classes`,
     );
   }
-  return { manifest, digest: await modelDigest(manifest.files), classifier, decoder };
+  let calibration: Calibration | undefined;
+  if (manifest.files[CALIBRATION_FILE] !== undefined) {
+    try {
+      calibration = parseCalibration(await readVerified(read, CALIBRATION_FILE, manifest));
+    } catch (e) {
+      tfDisposeModels(classifier, decoder);
+      throw e instanceof ModelFolderError ? e : new ModelFolderError((e as Error).message);
+    }
+    if (calibration.classes.join(',') !== manifest.classes.join(',')) {
+      tfDisposeModels(classifier, decoder);
+      throw new ModelFolderError(
+        `${CALIBRATION_FILE}: classes ${calibration.classes.join(',')} differ from the manifest's ${manifest.classes.join(',')}: re-calibrate the network`,
+      );
+    }
+  }
+  return {
+    manifest,
+    digest: await modelDigest(manifest.files),
+    classifier,
+    decoder,
+    ...(calibration ? { calibration } : {}),
+  };
+}
+
+function tfDisposeModels(...models: tfl.LayersModel[]): void {
+  for (const m of models) m.dispose();
 }

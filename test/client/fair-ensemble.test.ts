@@ -8,8 +8,8 @@ import {
   evaluate,
   fairEnsemblePredictor,
   initClientBackend,
-  logitsModel,
 } from '../../src/client';
+import { logitsModel } from '../../src/core/calibration';
 import { createRng } from '../../src/core/rng';
 import type { Dataset } from '../../src/data/idx';
 import { selectClasses } from '../../src/data/partition';
@@ -118,7 +118,7 @@ describe('fair ensemble', () => {
     const clf = tinyClassifier(2, 5);
     const empty = { ...bars(10, 4), count: 0 };
     expect(() => calibrateMember(clf, [0, 1], empty)).toThrow(/validation slice/);
-    expect(() => calibrateMember(clf, [0, 1], bars(50, 4))).toThrow(/not a class of the member/);
+    expect(() => calibrateMember(clf, [0, 1], bars(50, 4))).toThrow(/not a class of the network/);
     clf.dispose();
   });
 });

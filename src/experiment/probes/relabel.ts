@@ -1,11 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  calibrateMember,
-  disposeMember,
-  fairEnsemblePredictor,
-  imagesTensor,
-} from '../../client/fair-ensemble';
+import { calibrateMember, disposeMember, fairEnsemblePredictor } from '../../client/fair-ensemble';
 import { mergeSets } from '../../client/merge';
+import { imagesTensor } from '../../core/calibration';
 import { deriveSeed } from '../../core/rng';
 import { packets, paperFinetune, type Repeat, score } from './repeat';
 

@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  calibrateMember,
-  disposeMember,
-  imagesTensor,
-  mahalanobisScores,
-} from '../../client/fair-ensemble';
+import { calibrateMember, disposeMember } from '../../client/fair-ensemble';
 import { mergeSets, type SoftSet } from '../../client/merge';
 import { DEFAULT_RECIPE } from '../../client/recipe';
+import { imagesTensor, mahalanobisScores } from '../../core/calibration';
 import { deriveSeed } from '../../core/rng';
 import { paperFinetune, type Repeat, score } from './repeat';
 
