@@ -3,6 +3,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { CALIBRATION_FILE } from '../src/core/calibration';
 import {
   ArchitectureSchema,
   GeneratorLossSchema,
@@ -27,7 +28,8 @@ const ids = z
 const cli = defineCli({
   usage: 'npm run train -- [flags]',
   about: `Trains, for every network of a class partition, a classifier and a VAE on that network's
-classes only, and exports each to <out>/<network>/ (manifest.json, classifier/, generator/).`,
+classes only, and exports each to <out>/<network>/ (manifest.json, classifier/, generator/;
+with --validation-fraction also calibration.json).`,
   flags: {
     'data-dir': flag(z.string(), {
       section: 'Data',
@@ -91,6 +93,12 @@ classes only, and exports each to <out>/<network>/ (manifest.json, classifier/, 
       help: 'classifier epochs',
     }),
     'vae-epochs': flag(int(0), { value: 'N', defaultHelp: '--epochs', help: 'VAE epochs' }),
+    'validation-fraction': flag(z.coerce.number().min(0).max(0.5), {
+      value: 'F',
+      default: 0,
+      defaultHelp: '0, none',
+      help: "hold out F (0 < F <= 0.5) of each network's own training images (seeded) as its\nvalidation slice, not trained on; the network's calibration is fitted on it and\nwritten to calibration.json (what POST /v1/label answers with)",
+    }),
     'batch-size': flag(int(1), { value: 'N', default: 64, help: 'images per step' }),
     'learning-rate': flag(z.coerce.number().positive(), {
       value: 'X',
@@ -161,7 +169,10 @@ runMain(async () => {
       `${m.networkId.padEnd(8)} ${m.classes.join(',').padEnd(12)} ${m.training.heldOutAccuracy.toFixed(4).padEnd(13)} ${per}`,
     );
   }
-  console.log(`Exported to ${f.out}/<network>/ (${m0(manifests)})`);
+  const calibrated = manifests.filter((m) => m.files[CALIBRATION_FILE] !== undefined).length;
+  console.log(
+    `Exported to ${f.out}/<network>/ (${m0(manifests)}${calibrated > 0 ? `; ${calibrated} with ${CALIBRATION_FILE}` : ''})`,
+  );
 });
 
 function m0(ms: { variant: { architecture: string; loss: string } }[]): string {

@@ -1,4 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { type Calibration, fitCalibration } from '../core/calibration';
 import {
   type ArchitectureInfo,
   type Manifest,
@@ -46,7 +47,8 @@ export interface TrainNetworkOptions {
   maxTrainSamples?: number | undefined;
   /**
    * Hold out this fraction of the network's own training images (seeded) as its validation
-   * slice: for early stopping and, in the experiment, for calibrating the fair ensemble.
+   * slice: for early stopping, for the network's calibration (calibration.json, fitted on the
+   * slice after training) and, in the experiment, for calibrating the fair ensemble.
    */
   validationFraction?: number | undefined;
   /** Classifier early stopping on the validation slice (epochs without improvement). */
@@ -66,6 +68,8 @@ export interface TrainedNetwork {
   classifier: tfl.LayersModel;
   encoder: tfl.LayersModel;
   decoder: tfl.LayersModel;
+  /** Fitted on the validation slice when there is one (`validationFraction` > 0). */
+  calibration?: Calibration | undefined;
   dispose(): void;
 }
 
@@ -187,6 +191,7 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
     learningRate,
     vaeEpochs,
     train,
+    validation,
     heldOut,
     seedFor,
   } = resolveOptions(opts);
@@ -245,6 +250,9 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
       seed: seedFor('latent-mixture'),
     });
     const evaluation = evaluateClassifier(classifier, heldOut, classes);
+    // After all training: reads the trained classifier, changes nothing of what is exported.
+    const calibration =
+      validation.count > 0 ? fitCalibration(classifier, classes, validation) : undefined;
     const manifest: ManifestWithoutFiles = {
       formatVersion: MODEL_FORMAT_VERSION,
       networkId: opts.networkId,
@@ -278,6 +286,7 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
       classifier,
       encoder: enc,
       decoder,
+      ...(calibration ? { calibration } : {}),
       dispose: () => disposeModels(classifier, enc, decoder, feat),
     };
   } catch (e) {
@@ -286,11 +295,16 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
   }
 }
 
-/** Train one network and export it to `dir` atomically. */
+/**
+ * Train one network and export it to `dir` atomically; with a validation slice the folder
+ * also holds its calibration.json.
+ */
 export async function trainAndExport(dir: string, opts: TrainNetworkOptions): Promise<Manifest> {
   const trained = await trainNetwork(opts);
   try {
-    return await exportNetwork(dir, trained.manifest, trained.classifier, trained.decoder);
+    return await exportNetwork(dir, trained.manifest, trained.classifier, trained.decoder, {
+      calibration: trained.calibration,
+    });
   } finally {
     trained.dispose();
   }

@@ -12,6 +12,7 @@ const commands = [
   ['deploy.ts', 'npm run deploy'],
   ['finetune.ts', 'npm run finetune'],
   ['audit.ts', 'npm run audit'],
+  ['calibrate.ts', 'npm run calibrate'],
   ['prepare-fashion-mnist.ts', 'npm run data:fashion-mnist'],
   ['export-image-folder.ts', 'npm run data:image-folder'],
   ['experiment.ts', 'npm run experiment'],

@@ -15,15 +15,20 @@ describe('npm run train (CLI)', () => {
       '--seed',
       '--data-dir',
       '--layers',
+      '--validation-fraction',
     ]) {
       expect(r.out).toContain(flag);
     }
+    expect(r.out).toMatch(/--validation-fraction F[\s\S]*calibration\.json/);
   });
 
   it('rejects bad flags with a message naming the flag, without a stack trace', async () => {
-    const r = await train('--loss', 'pixels', '--epochs=-1', '--layers', 'huge');
+    const r = await train(
+      ...['--loss', 'pixels', '--epochs=-1', '--layers', 'huge', '--validation-fraction', '0.6'],
+    );
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/--loss: /);
+    expect(r.err).toMatch(/--validation-fraction: /);
     expect(r.err).toMatch(/--layers: .*"default"\|"edge"/);
     expect(r.err).toMatch(/--epochs: /);
     expect(r.err).not.toMatch(/ at .*\.ts:\d+/);

@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CALIBRATION_FILE } from '../../src/core/calibration';
 import type { ArchitectureInfo, GeneratorLoss } from '../../src/core/manifest';
 import { loadNetwork } from '../../src/core/model-folder';
 import { type DatasetPair, loadDataset } from '../../src/data/idx';
 import { folderReader } from '../../src/node/fs-atomic';
+import { exportNetwork } from '../../src/node/model-export';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import type { TrainEvent } from '../../src/train/progress';
 import { trainAll } from '../../src/train/train-all';
@@ -115,6 +117,48 @@ describe('trainNetwork', () => {
     expect(reused.files).toEqual(first.files);
   });
 
+  it('with a validation slice, exports calibration.json fitted on it; the models are as exported without it', async () => {
+    const opts = {
+      networkId: 'net-x',
+      classes: [3, 7],
+      data: mnist,
+      variant: { architecture: 'combined', loss: 'perceptual', reconstruction: 'bce' } as const,
+      architecture: TINY,
+      latentSize: 4,
+      epochs: 1,
+      maxTrainSamples: 256,
+      validationFraction: 0.25,
+      seed: 5,
+    };
+    const dir = join(await tmp(), 'net-x');
+    const before = tf.memory().numTensors;
+    const manifest = await trainAndExport(dir, opts);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(manifest.dataset.trainCount).toBe(192);
+    const net = await loadNetwork(folderReader(dir));
+    expect(net.calibration?.classes).toEqual([3, 7]);
+    expect(net.calibration?.validationCount).toBe(64);
+    net.classifier.dispose();
+    net.decoder.dispose();
+    // the same network exported without its calibration: every other file identical
+    const trained = await trainNetwork(opts);
+    expect(trained.calibration).toEqual(net.calibration);
+    const plain = await exportNetwork(
+      join(await tmp(), 'net-x'),
+      trained.manifest,
+      trained.classifier,
+      trained.decoder,
+    );
+    trained.dispose();
+    const { [CALIBRATION_FILE]: cal, ...rest } = manifest.files;
+    expect(cal).toMatch(/^[0-9a-f]{64}$/);
+    expect(plain.files).toEqual(rest);
+    const { files: _a, training: ta, ...m1 } = manifest;
+    const { files: _b, training: tb, ...m2 } = plain;
+    expect(m1).toEqual(m2);
+    expect({ ...ta, durationSeconds: 0 }).toEqual({ ...tb, durationSeconds: 0 });
+  });
+
   it('learns: a small classifier separates 3 digit classes well above chance in one epoch', async () => {
     const net = await trainNetwork({
       networkId: 'net-y',
@@ -156,6 +200,33 @@ describe('trainAll', () => {
       ['net-c', [4]],
     ]);
     expect((await readdir(out)).sort()).toEqual(['net-a', 'net-b', 'net-c']);
+    expect(manifests.some((m) => m.files[CALIBRATION_FILE] !== undefined)).toBe(false);
+  });
+
+  it('passes validationFraction to every network: each folder is calibrated', async () => {
+    const out = await tmp();
+    const manifests = await trainAll({
+      partition: '0,1/2',
+      networks: 2,
+      splitSeed: 0,
+      outDir: out,
+      data: mnist,
+      variant: { architecture: 'separate', loss: 'reconstruction', reconstruction: 'bce' },
+      architecture: TINY,
+      latentSize: 4,
+      epochs: 0,
+      maxTrainSamples: 64,
+      validationFraction: 0.5,
+      seed: 1,
+    });
+    for (const m of manifests) {
+      expect(m.dataset.trainCount).toBe(32);
+      const net = await loadNetwork(folderReader(join(out, m.networkId)));
+      expect(net.calibration?.classes).toEqual(m.classes);
+      expect(net.calibration?.validationCount).toBe(32);
+      net.classifier.dispose();
+      net.decoder.dispose();
+    }
   });
 
   it('refuses overlapping or unknown classes before training anything', async () => {
