@@ -117,6 +117,8 @@ export const EndpointLimitsSchema = z.object({
   defaultThreshold: z.number().min(0).max(1),
   maxPreviewCount: z.number().int().positive(),
   defaultPreviewCount: z.number().int().positive(),
+  /** Most images one `POST /v1/label` request may send. */
+  maxLabelCount: z.number().int().positive(),
   batchSize: z.number().int().positive(),
   maxAttemptsPerSample: z.number().int().positive(),
   maxConcurrentPackets: z.number().int().positive(),
@@ -139,6 +141,8 @@ export const NetworkDescriptionSchema = z.object({
     perClassAccuracy: z.array(z.object({ classId: z.number().int(), accuracy: z.number() })),
   }),
   limits: EndpointLimitsSchema,
+  /** Whether the network answers `POST /v1/label` (its model folder holds calibration.json). */
+  labels: z.boolean(),
 });
 export type NetworkDescription = z.infer<typeof NetworkDescriptionSchema>;
 
@@ -160,6 +164,7 @@ export const NetworkDescriptionReadSchema = NetworkDescriptionSchema.pick({
     limits: EndpointLimitsSchema.partial().loose().optional(),
     maxCount: z.number().int().positive().optional(),
     packetFormatVersion: z.number().int().optional(),
+    labels: z.boolean().optional(),
   })
   .loose();
 

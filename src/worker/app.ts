@@ -5,6 +5,7 @@ import type { ResponseCache } from './cache';
 import { apiError, notFound, onError } from './errors';
 import { openApiDocument } from './openapi';
 import { healthRoutes } from './routes/health';
+import { labelRoutes } from './routes/label';
 import { networkRoutes } from './routes/network';
 import { packetRoutes } from './routes/packet';
 import { previewRoutes } from './routes/preview';
@@ -41,6 +42,8 @@ export interface AppOptions {
 }
 
 const ROUTES = ['/healthz', '/v1/network', '/v1/packet', '/v1/preview.png', '/v1/openapi.json'];
+/** The one POST route: the network's calibrated answers about the images sent. */
+const LABEL_ROUTE = '/v1/label';
 
 /** Headers a browser client may read: ETag, the packet's, the cache's, Retry-After. */
 const EXPOSED = [
@@ -91,8 +94,8 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     if (!origins?.length) return next();
     return cors({
       origin: origins.includes('*') ? '*' : origins,
-      allowMethods: ['GET', 'HEAD', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'If-None-Match'],
+      allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'If-None-Match', 'Content-Type'],
       exposeHeaders: EXPOSED,
       maxAge: 86400,
     })(c, next);
@@ -104,7 +107,9 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     return c.body(doc, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
   app.use('/v1/*', bearerAuth(opts.token), async (c, next) => {
-    if (ROUTES.includes(c.req.path) && (c.req.method === 'GET' || c.req.method === 'HEAD')) {
+    const { path, method } = c.req;
+    const get = ROUTES.includes(path) && (method === 'GET' || method === 'HEAD');
+    if (get || (path === LABEL_ROUTE && method === 'POST')) {
       c.set('network', await load(c.env));
       c.set('tokenRequired', Boolean(opts.token(c.env)));
       c.set('cache', opts.cache);
@@ -114,6 +119,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   app.route('/v1', networkRoutes);
   app.route('/v1', packetRoutes);
   app.route('/v1', previewRoutes);
+  app.route('/v1', labelRoutes);
   for (const path of ROUTES) {
     app.all(path, (c) => {
       throw apiError(
@@ -126,5 +132,13 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
       );
     });
   }
+  app.all(LABEL_ROUTE, (c) => {
+    throw apiError(
+      405,
+      'method_not_allowed',
+      `${c.req.method} is not allowed on ${LABEL_ROUTE}; use POST with the images as the body`,
+      { headers: { allow: 'POST' } },
+    );
+  });
   return app;
 }

@@ -1,4 +1,4 @@
-import { MAX_PACKET_COUNT, MAX_PREVIEW_COUNT } from '../core/api';
+import { MAX_LABEL_COUNT, MAX_PACKET_COUNT, MAX_PREVIEW_COUNT } from '../core/api';
 import { DEFAULT_SAMPLING_LIMITS, type SamplingLimits } from '../core/sampling';
 
 /** Per-request bounds of an endpoint; published by `GET /v1/network`. */
@@ -12,9 +12,11 @@ export interface Limits extends SamplingLimits {
   /** Largest `count` of a preview image, and its default. */
   maxPreviewCount: number;
   defaultPreviewCount: number;
-  /** Packet/preview generations running at once; they interleave batch by batch. */
+  /** Largest number of images one `POST /v1/label` request may send (1..MAX_LABEL_COUNT). */
+  maxLabelCount: number;
+  /** Packet/preview/label jobs running at once; they interleave batch by batch. */
   maxConcurrentPackets: number;
-  /** Packet/preview requests waiting for a slot; one more is answered 503 + Retry-After. */
+  /** Packet/preview/label requests waiting for a slot; one more is answered 503 + Retry-After. */
   maxQueuedPackets: number;
 }
 
@@ -25,6 +27,7 @@ export const DEFAULT_LIMITS: Limits = {
   ...DEFAULT_SAMPLING_LIMITS,
   maxPreviewCount: MAX_PREVIEW_COUNT,
   defaultPreviewCount: 64,
+  maxLabelCount: MAX_LABEL_COUNT,
   maxConcurrentPackets: 1,
   maxQueuedPackets: 8,
 };

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   ErrorBodySchema,
   HealthSchema,
+  LABEL_MEDIA_TYPE,
+  LabelResponseSchema,
   NetworkDescriptionSchema,
   PacketQuerySchema,
   PreviewQuerySchema,
@@ -108,6 +110,34 @@ export function openApiDocument(): Json {
               },
             },
             ...generated,
+          },
+        },
+      },
+      '/v1/label': {
+        post: {
+          summary:
+            "What the network's calibrated classifier says of the images sent: each image's score and probabilities",
+          description:
+            "Only networks whose model folder holds calibration.json answer. The work shares the packet queue (503 + Retry-After when it is full). `score`: percentile of the image's score (minus its smallest Mahalanobis distance to the class means in the classifier's penultimate features) among the network's own validation scores; `probabilities`: softmax(logits / T). Bounded by limits.maxLabelCount images per request (GET /v1/network).",
+          security: [{ bearer: [] }, {}],
+          requestBody: {
+            required: true,
+            description:
+              'count images of the network imageShape [H, W, C] (GET /v1/network), uint8 pixels row-major [count, H, W, C]; count = bytes / (H x W x C), 1..limits.maxLabelCount',
+            content: { [LABEL_MEDIA_TYPE]: { schema: { type: 'string', format: 'binary' } } },
+          },
+          responses: {
+            '200': {
+              ...json(LabelResponseSchema, 'one score and one row of probabilities per image'),
+              headers: { 'Cache-Control': { schema: { type: 'string', const: 'no-store' } } },
+            },
+            '400': error('bad_body: the body is empty or not a whole number of images'),
+            '401': generated['401'],
+            '404': error('no_calibration: the network has no calibration.json'),
+            '405': error('method_not_allowed: only POST'),
+            '413': error('payload_too_large: more than limits.maxLabelCount images'),
+            '415': error(`unsupported_media_type: the Content-Type is not ${LABEL_MEDIA_TYPE}`),
+            '503': generated['503'],
           },
         },
       },

@@ -1,5 +1,13 @@
-import type { NetworkDescription } from '../core/api';
+import { type LabelResponse, MAX_LABEL_COUNT, type NetworkDescription } from '../core/api';
+import {
+  type CalibratedScorer,
+  createScorer,
+  imagesTensor,
+  type MemberAnswer,
+  scoreImages,
+} from '../core/calibration';
 import { builtinGenerators, DEFAULT_GENERATOR, type GeneratorRegistry } from '../core/generators';
+import { portableKernels } from '../core/kernels/override';
 import { sha256Hex } from '../core/manifest';
 import type { LoadedNetwork } from '../core/model-folder';
 import { encodePacket, PACKET_FORMAT_VERSION, type PacketMetadata } from '../core/packet';
@@ -22,6 +30,11 @@ export interface ServedNetwork {
   kernels: string;
   /** Bounds and orders this endpoint's packet work (limits.maxConcurrentPackets/maxQueuedPackets). */
   scheduler: Scheduler;
+  /**
+   * The classifier with its calibration (`net.calibration`), built once when the network is
+   * served: what `POST /v1/label` answers with. None when the folder has no calibration.json.
+   */
+  scorer?: CalibratedScorer | undefined;
 }
 
 export function createServedNetwork(
@@ -33,6 +46,10 @@ export function createServedNetwork(
   } = {},
 ): ServedNetwork {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const m = limits.maxLabelCount;
+  if (!Number.isInteger(m) || m < 1 || m > MAX_LABEL_COUNT) {
+    throw new Error(`limits.maxLabelCount is ${m}; it must be an integer in 1..${MAX_LABEL_COUNT}`);
+  }
   return {
     net,
     generators: opts.generators ?? builtinGenerators(),
@@ -42,6 +59,81 @@ export function createServedNetwork(
       concurrency: limits.maxConcurrentPackets,
       maxQueued: limits.maxQueuedPackets,
     }),
+    // Built now: a calibration that does not fit its classifier fails the load, naming it.
+    ...(net.calibration ? { scorer: createScorer(net.classifier, net.calibration) } : {}),
+  };
+}
+
+/** A label job stopped because its request was aborted (the client went away). */
+export class LabelAbortedError extends Error {
+  constructor() {
+    super('the label request was aborted');
+    this.name = 'LabelAbortedError';
+  }
+}
+
+/**
+ * What the network's calibrated classifier says of `count` uint8 images ([count, H, W, C] of
+ * the network's image shape), once the endpoint's scheduler gives the request a slot (503
+ * when its queue is full): `limits.batchSize` images at a time, yielding to the event loop
+ * between batches, stopping at the next batch once `signal` aborts. Each batch's tensors are
+ * freed before the next: none outlives the call. Like packets, computed on portable kernels.
+ */
+export function labelImages(
+  served: ServedNetwork,
+  images: Uint8Array,
+  count: number,
+  signal?: AbortSignal,
+): Promise<MemberAnswer> {
+  const { scorer } = served;
+  if (!scorer) throw new Error(`${served.net.manifest.networkId} has no calibration`);
+  const imageShape = served.net.manifest.dataset.imageShape;
+  const k = scorer.classes.length;
+  const batch = Math.max(1, served.limits.batchSize);
+  return served.scheduler.run(async () => {
+    const score = new Float32Array(count);
+    const probabilities = new Float32Array(count * k);
+    for (let start = 0; start < count; start += batch) {
+      if (signal?.aborted) throw new LabelAbortedError();
+      const n = Math.min(batch, count - start);
+      const x = imagesTensor({ images, imageShape }, start, n);
+      try {
+        // Node's native kernels step aside: the same answer as in workerd, to the last bit.
+        const a = portableKernels(() => scoreImages(scorer, x));
+        score.set(a.score, start);
+        probabilities.set(a.probabilities, start * k);
+      } finally {
+        x.dispose();
+      }
+      await yieldToEventLoop();
+    }
+    return { score, probabilities };
+  }, signal);
+}
+
+/**
+ * Shortest decimal that reads back as the same float32 (9 significant digits always do):
+ * the JSON stays compact and the client's Float32Array gets the exact values.
+ */
+const f32 = (v: number): number => Number(v.toPrecision(9));
+
+/** The `POST /v1/label` body of an answer about `count` images. */
+export function labelResponse(
+  served: ServedNetwork,
+  answer: MemberAnswer,
+  count: number,
+): LabelResponse {
+  const classes = [...served.net.manifest.classes];
+  const k = classes.length;
+  return {
+    networkId: served.net.manifest.networkId,
+    modelDigest: served.net.digest,
+    classes,
+    count,
+    score: Array.from(answer.score, f32),
+    probabilities: Array.from({ length: count }, (_, i) =>
+      Array.from(answer.probabilities.subarray(i * k, (i + 1) * k), f32),
+    ),
   };
 }
 
@@ -148,6 +240,7 @@ export function publicNetwork(served: ServedNetwork): NetworkDescription {
       perClassAccuracy: m.training.perClassAccuracy,
     },
     limits: served.limits,
+    labels: served.scorer !== undefined,
   };
 }
 

@@ -32,17 +32,28 @@ const auth = { headers: { authorization: 'Bearer o-token' } };
 
 interface Doc {
   openapi: string;
-  paths: Record<string, { get: { parameters?: { name: string; in: string }[] } }>;
+  paths: Record<
+    string,
+    Record<string, { parameters?: { name: string; in: string }[]; responses: object }>
+  >;
 }
 
 describe('OpenAPI document', () => {
-  it('is served openly and documents exactly the GET routes of the app', async () => {
+  it('is served openly and documents exactly the GET and POST routes of the app', async () => {
     const res = await app.request('/v1/openapi.json');
     expect(res.status).toBe(200);
     const doc = (await res.json()) as Doc;
     expect(doc.openapi).toBe('3.1.0');
-    const routes = new Set(app.routes.filter((r) => r.method === 'GET').map((r) => r.path));
-    expect(new Set(Object.keys(doc.paths))).toEqual(routes);
+    const routes = (method: string) =>
+      new Set(app.routes.filter((r) => r.method === method).map((r) => r.path));
+    const documented = (method: string) =>
+      new Set(Object.keys(doc.paths).filter((p) => doc.paths[p]![method.toLowerCase()]));
+    expect(documented('GET')).toEqual(routes('GET'));
+    expect(documented('POST')).toEqual(routes('POST'));
+    expect(routes('POST')).toEqual(new Set(['/v1/label']));
+    expect(Object.keys(doc.paths['/v1/label']!.post!.responses).sort()).toEqual(
+      ['200', '400', '401', '404', '405', '413', '415', '503'].sort(),
+    );
   });
 
   it('lists every query parameter the routes accept, and each documented one is accepted', async () => {
@@ -58,7 +69,7 @@ describe('OpenAPI document', () => {
       ['/v1/packet', PacketQuerySchema],
       ['/v1/preview.png', PreviewQuerySchema],
     ] as const) {
-      const params = doc.paths[path]!.get.parameters!;
+      const params = doc.paths[path]!.get!.parameters!;
       expect(params.map((p) => p.name).sort()).toEqual(Object.keys(schema.shape).sort());
       for (const p of params) {
         expect(p.in).toBe('query');

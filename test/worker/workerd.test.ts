@@ -1,14 +1,22 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LABEL_MEDIA_TYPE, LabelResponseSchema } from '../../src/core/api';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker-host/local-endpoint';
 import { prepareWorkerBundle } from '../../src/worker-host/worker-bundle';
 import { quietWrangler } from '../../src/worker-host/workerd-local';
-import { writeTinyNetwork } from '../fixtures/tiny-network';
+import {
+  syntheticImages,
+  writeCalibratedTinyNetwork,
+  writeTinyNetwork,
+} from '../fixtures/tiny-network';
 import { BAD_QUERIES, expectJsonError, type Fetch, medianConfidence, readPacket } from './helpers';
 
-/** The same routes in real workerd (wrangler's unstable_startWorker), against the tiny network. */
+/**
+ * The same routes in real workerd (wrangler's unstable_startWorker), against the tiny network
+ * (with its calibration.json, so it answers POST /v1/label).
+ */
 let dir: string;
 let workerd: LocalEndpoint;
 let node: LocalEndpoint;
@@ -18,7 +26,7 @@ let median: number;
 beforeAll(async () => {
   quietWrangler();
   await initWasmBackend();
-  ({ dir } = await writeTinyNetwork({ networkId: 'net-w', classes: [0, 2, 4, 6] }));
+  ({ dir } = await writeCalibratedTinyNetwork({ networkId: 'net-w', classes: [0, 2, 4, 6] }));
   [workerd, node] = await Promise.all([
     startLocalEndpoint({ modelDir: dir, runtime: 'workerd', token: 'w-token' }),
     startLocalEndpoint({ modelDir: dir, runtime: 'node', token: 'w-token' }),
@@ -85,6 +93,30 @@ describe('edge endpoint in workerd', () => {
     }
     await expectJsonError(await get('/v1/packet', { method: 'POST' }), 405, 'method_not_allowed');
     await expectJsonError(await get('/v1/packet?count=8&threshold=1'), 422, 'budget_exhausted');
+  });
+
+  it('answers POST /v1/label from the bundled calibration.json, as Node does', async () => {
+    expect(await (await get('/v1/network')).json()).toMatchObject({ labels: true });
+    const { images } = syntheticImages([0, 2, 4, 6], 20, 9);
+    const post = (base: string, body: Uint8Array<ArrayBuffer>, type = LABEL_MEDIA_TYPE) =>
+      fetch(`${base}/v1/label`, {
+        method: 'POST',
+        body,
+        headers: { authorization: 'Bearer w-token', 'content-type': type },
+      });
+    const res = await post(workerd.url, images);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const body = LabelResponseSchema.parse(await res.json());
+    expect(body).toMatchObject({ networkId: 'net-w', classes: [0, 2, 4, 6], count: 20 });
+    // Both compute on portable kernels: the same numbers to the last bit.
+    expect(await (await post(node.url, images)).json()).toEqual(body);
+    await expectJsonError(await post(workerd.url, images, 'text/plain'), 415, 'unsupported');
+    await expectJsonError(await post(workerd.url, images.subarray(1)), 400, 'bad_body');
+    await expectJsonError(await get('/v1/label'), 405, 'method_not_allowed');
+    const tooMany = new Uint8Array(1025 * 28 * 28);
+    await expectJsonError(await post(workerd.url, tooMany), 413, 'payload_too_large');
+    await expectJsonError(await post(node.url, tooMany), 413, 'payload_too_large');
   });
 
   it('refuses a tampered weights file: at bundling, and in the Worker itself (503 naming it)', async () => {
