@@ -68,6 +68,11 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       default: R.labelTemperature,
       help: 'soft labels p^(1/T), renormalised',
     }),
+    'cross-label': flag(z.coerce.number().min(0).max(1), {
+      value: 'W',
+      default: R.crossLabel,
+      help: "mix each sample's target with the fair ensemble's answer at weight W (0: off); every endpoint must answer POST /v1/label (calibrated networks)",
+    }),
     fresh: recipeSwitch(
       R.freshSamples,
       'every epoch on new samples (epochs x samples fetched, each seen once)',
@@ -181,6 +186,20 @@ runMain(async () => {
       case 'merged':
         log('merged', `merged set: ${e.count} samples over classes ${e.classes.join(',')}`, true);
         break;
+      case 'label':
+        log(
+          `label:${e.source}`,
+          `  cross-labelling by ${e.source}: ${e.labelled}/${e.total}`,
+          e.labelled === e.total,
+        );
+        break;
+      case 'cross-labelled':
+        log(
+          'cross',
+          `cross-labelled ${e.count} samples; the fair ensemble agrees with the sender on ${(100 * e.agreement).toFixed(1)} %`,
+          true,
+        );
+        break;
       case 'batch':
         log('batch', `  epoch ${e.epoch} batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)}`);
         break;
@@ -214,6 +233,7 @@ runMain(async () => {
     generator: raw.generator,
     labelTemperature: raw.labelTemperature,
     freshSamples: raw.fresh,
+    crossLabel: raw.crossLabel,
     ...(ownImages ? { ownImages } : {}),
     schedule: {
       epochs: raw.epochs,

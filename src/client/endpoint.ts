@@ -27,6 +27,10 @@ export interface NetworkInfo {
   maxCount?: number | undefined;
   /** Packet format version the endpoint serves, when it says. */
   packetFormatVersion?: number | undefined;
+  /** Whether it answers `POST /v1/label` (its network is calibrated). */
+  labels?: boolean | undefined;
+  /** Largest number of images one label request may carry, when the endpoint says. */
+  maxLabelCount?: number | undefined;
   raw: unknown;
 }
 
@@ -87,6 +91,8 @@ export async function fetchNetworkInfo(
     modelDigest,
     maxCount: d.maxCount ?? d.limits?.maxCount,
     packetFormatVersion: d.packetFormatVersion,
+    labels: d.labels === true,
+    maxLabelCount: typeof d.limits?.maxLabelCount === 'number' ? d.limits.maxLabelCount : undefined,
     raw: json,
   };
 }

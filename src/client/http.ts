@@ -110,16 +110,34 @@ async function errorText(res: Response): Promise<string> {
   }
 }
 
+/** A request beside GET: POST of an idempotent computation (so retrying it is safe). */
+export interface RequestBody {
+  method: 'POST';
+  body: Uint8Array;
+  contentType: string;
+}
+
 /**
  * GET `path` from an endpoint and return the whole body (at most `maxBytes`). One timeout per try (AbortSignal),
  * retries with exponential backoff on network errors, timeouts and 5xx; a 4xx fails at once.
  * Jitter is seeded by `seed` so runs are reproducible.
  */
-export async function getWithRetry(
+export function getWithRetry(
   endpoint: EndpointAddress,
   path: string,
   opts: RetryOptions & { seed?: number } = {},
 ): Promise<{ body: Uint8Array; headers: Headers }> {
+  return requestWithRetry(endpoint, path, opts);
+}
+
+/** `getWithRetry`, or with `send` a POST of an idempotent computation (same retries). */
+export async function requestWithRetry(
+  endpoint: EndpointAddress,
+  path: string,
+  opts: RetryOptions & { seed?: number } = {},
+  send?: RequestBody,
+): Promise<{ body: Uint8Array; headers: Headers }> {
+  const method = send?.method ?? 'GET';
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const retries = opts.retries ?? 4;
   const base = opts.backoffMs ?? 250;
@@ -130,21 +148,27 @@ export async function getWithRetry(
   const url = `${endpoint.url}${path}`;
   const headers: Record<string, string> = {};
   if (endpoint.token) headers.authorization = `Bearer ${endpoint.token}`;
+  if (send) headers['content-type'] = send.contentType;
   for (let attempt = 0; ; attempt++) {
     if (opts.signal?.aborted)
-      throw new EndpointError('aborted', endpoint.url, `GET ${path} aborted`);
+      throw new EndpointError('aborted', endpoint.url, `${method} ${path} aborted`);
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     let error: EndpointError;
     try {
-      const res = await doFetch(url, { headers, signal });
+      const res = await doFetch(url, {
+        method,
+        headers,
+        signal,
+        ...(send ? { body: send.body as Uint8Array<ArrayBuffer> } : {}),
+      });
       if (res.ok) {
         const body = await readCapped(res, maxBytes);
         if (body === undefined) {
           throw new EndpointError(
             'format',
             endpoint.url,
-            `GET ${path}: the body is larger than ${maxBytes} bytes, the most this request can produce (Content-Length ${res.headers.get('content-length') ?? 'not given'}); refused without reading it`,
+            `${method} ${path}: the body is larger than ${maxBytes} bytes, the most this request can produce (Content-Length ${res.headers.get('content-length') ?? 'not given'}); refused without reading it`,
             { hint: 'the endpoint is broken or hostile: check its URL and what it serves' },
           );
         }
@@ -153,12 +177,12 @@ export async function getWithRetry(
           throw new EndpointError(
             'format',
             endpoint.url,
-            `GET ${path}: body is ${body.length} bytes but Content-Length says ${declared} (truncated)`,
+            `${method} ${path}: body is ${body.length} bytes but Content-Length says ${declared} (truncated)`,
           );
         }
         return { body, headers: res.headers };
       }
-      const detail = `GET ${path} -> HTTP ${res.status} ${await errorText(res)}`.trim();
+      const detail = `${method} ${path} -> HTTP ${res.status} ${await errorText(res)}`.trim();
       if (res.status === 401 || res.status === 403) {
         throw new EndpointError('unauthorized', endpoint.url, detail, { status: res.status });
       }
@@ -171,21 +195,26 @@ export async function getWithRetry(
         if (!e.retryable) throw e;
         error = e;
       } else if (opts.signal?.aborted) {
-        throw new EndpointError('aborted', endpoint.url, `GET ${path} aborted`, { cause: e });
+        throw new EndpointError('aborted', endpoint.url, `${method} ${path} aborted`, { cause: e });
       } else if (timeout.aborted) {
         error = new EndpointError(
           'timeout',
           endpoint.url,
-          `GET ${path}: no complete answer within ${timeoutMs} ms`,
+          `${method} ${path}: no complete answer within ${timeoutMs} ms`,
           { cause: e },
         );
       } else {
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
         const why = cause?.code ?? cause?.message ?? (e as Error).message;
         // A body cut off mid-stream surfaces as a network error too: also retryable.
-        error = new EndpointError('unreachable', endpoint.url, `GET ${path} failed (${why})`, {
-          cause: e,
-        });
+        error = new EndpointError(
+          'unreachable',
+          endpoint.url,
+          `${method} ${path} failed (${why})`,
+          {
+            cause: e,
+          },
+        );
       }
     }
     if (attempt >= retries) {
@@ -201,7 +230,7 @@ export async function getWithRetry(
     try {
       await sleep(delayMs, opts.signal);
     } catch (e) {
-      throw new EndpointError('aborted', endpoint.url, `GET ${path} aborted`, { cause: e });
+      throw new EndpointError('aborted', endpoint.url, `${method} ${path} aborted`, { cause: e });
     }
   }
 }

@@ -18,6 +18,8 @@ export interface ClientRecipe {
   labelTemperature: number;
   /** Every epoch on new samples (epochs x samples fetched, each seen once). */
   freshSamples: boolean;
+  /** Cross-labelling weight: the fair ensemble's share of each target (0: off). */
+  crossLabel: number;
   schedule: FinetuneSchedule;
 }
 
@@ -28,6 +30,7 @@ export const DEFAULT_RECIPE: ClientRecipe = {
   balance: false,
   labelTemperature: 1,
   freshSamples: false,
+  crossLabel: 0,
   schedule: {
     epochs: 3,
     batchSize: 64,

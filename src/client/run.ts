@@ -2,6 +2,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
 import { deriveSeed } from '../core/rng';
 import { folderReader } from '../node/fs-atomic';
+import { crossLabel, endpointLabelSource, type LabelSource, localLabelSource } from './cross-label';
 import {
   type FetchSetOptions,
   fetchNetworkInfo,
@@ -28,6 +29,8 @@ export type ClientEvent =
   | { kind: 'retry'; url: string; attempt: number; delayMs: number; message: string }
   | { kind: 'replay'; source: string; count: number }
   | { kind: 'merged'; count: number; classes: number[] }
+  | { kind: 'label'; source: string; labelled: number; total: number }
+  | { kind: 'cross-labelled'; count: number; agreement: number }
   | { kind: 'batch'; epoch: number; batch: number; batches: number; loss: number }
   | ({ kind: 'epoch' } & EpochInfo)
   | { kind: 'evaluated'; which: 'target' | 'merged'; accuracy: number }
@@ -80,6 +83,13 @@ export interface RunClientOptions extends RetryOptions {
    * for its generated replay, with one-hot labels. The paper's protocol uses replay.
    */
   ownImages?: LabelledImages | undefined;
+  /**
+   * Cross-labelling weight w in 0..1 (0 or absent: off). Every sample's target becomes
+   * (1 - w) x its sender's soft label + w x the fair ensemble's answer, each network's
+   * calibrated answer asked of its endpoint (`POST /v1/label`), the target's own from its
+   * folder's calibration.json when no endpoint serves it (src/client/cross-label.ts).
+   */
+  crossLabel?: number | undefined;
   /** Evaluate the target before and the merged classifier after on this set. */
   test?: LabelledImages | undefined;
   onEvent?: (e: ClientEvent) => void;
@@ -90,6 +100,8 @@ export interface RunClientResult {
   classes: number[];
   sources: { source: string; networkId: string; count: number }[];
   history: EpochInfo[];
+  /** With cross-labelling: how often the fair ensemble's top class was the sender's. */
+  crossLabelAgreement?: number;
   target?: Evaluation;
   merged?: Evaluation;
   savedTo?: string;
@@ -183,6 +195,21 @@ async function runWithTarget(
       );
     }
   }
+  const crossWeight = opts.crossLabel ?? 0;
+  if (!(crossWeight >= 0 && crossWeight <= 1)) {
+    throw new ClientError(`crossLabel ${crossWeight} is not in 0..1`);
+  }
+  // checked before any packet is fetched: every network must answer POST /v1/label
+  const labelSources: LabelSource[] =
+    crossWeight > 0
+      ? infos.map((info, i) => endpointLabelSource(opts.endpoints[i]!, info, retry))
+      : [];
+  const served = infos.some((i) => i.networkId === target.manifest.networkId);
+  if (crossWeight > 0 && !served && !target.calibration) {
+    throw new ClientError(
+      `cross-labelling needs the target ${target.manifest.networkId}'s calibration.json (its folder has none) or an endpoint serving it: calibrate it (npm run calibrate) or pass crossLabel 0`,
+    );
+  }
   const perEndpoint = Math.max(1, Math.floor((opts.concurrency ?? 4) / infos.length));
   const fetched = await Promise.all(
     infos.map((info, i) => {
@@ -207,7 +234,6 @@ async function runWithTarget(
     }),
   );
   const sets = fetched.filter((s): s is SoftSet => s !== undefined);
-  const served = infos.some((i) => i.networkId === target.manifest.networkId);
   const replaySamples = opts.replaySamples ?? samplesFor(opts, target.manifest.classes.length);
   if (opts.ownImages) {
     sets.push(oneHotSet(`own:${target.manifest.networkId}`, target.manifest, opts.ownImages));
@@ -224,7 +250,7 @@ async function runWithTarget(
   }
   const fetchSeconds = (performance.now() - t0) / 1000;
   const temperature = opts.labelTemperature ?? 1;
-  const merged = mergeSets(
+  let merged = mergeSets(
     sets.filter((s) => s.count > 0).map((s) => withTemperature(s, temperature)),
     {
       seed: deriveSeed(opts.seed, 'merge'),
@@ -233,6 +259,21 @@ async function runWithTarget(
     },
   );
   emit({ kind: 'merged', count: merged.count, classes: merged.classes });
+  let crossLabelAgreement: number | undefined;
+  if (crossWeight > 0) {
+    const local = served ? undefined : localLabelSource(target);
+    try {
+      const r = await crossLabel(merged, local ? [...labelSources, local] : labelSources, {
+        weight: crossWeight,
+        onProgress: (p) => emit({ kind: 'label', ...p }),
+      });
+      merged = r.set;
+      crossLabelAgreement = r.agreement;
+      emit({ kind: 'cross-labelled', count: merged.count, agreement: r.agreement });
+    } finally {
+      local?.dispose();
+    }
+  }
 
   const before = opts.test
     ? await evaluate(modelPredictor(target.classifier, target.manifest.classes), opts.test)
@@ -293,6 +334,7 @@ async function runWithTarget(
     classes: merged.classes,
     sources: merged.sources,
     history,
+    ...(crossLabelAgreement === undefined ? {} : { crossLabelAgreement }),
     ...(before ? { target: before } : {}),
     ...(after ? { merged: after } : {}),
     ...(savedTo ? { savedTo } : {}),

@@ -40,6 +40,11 @@ export const RecipeSchema = z.strictObject({
    * once each, under the same learning-rate schedule.
    */
   freshSamples: z.boolean().optional(),
+  /**
+   * Cross-labelling weight (0..1): each sample's target mixed with the fair ensemble's answer,
+   * every network asked over HTTP (`POST /v1/label`); needs train.validationFraction.
+   */
+  crossLabel: z.number().min(0).max(1).optional(),
   /** What the target contributes for its own classes: its generated replay (the paper) or its real images. */
   ownData: z.enum(['replay', 'real']).optional(),
   finetune: FinetuneConfigSchema.partial().optional(),

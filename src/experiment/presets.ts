@@ -12,6 +12,7 @@ export const BEST_RECIPE: Recipe = {
   balance: DEFAULT_RECIPE.balance,
   labelTemperature: DEFAULT_RECIPE.labelTemperature,
   freshSamples: DEFAULT_RECIPE.freshSamples,
+  ...(DEFAULT_RECIPE.crossLabel > 0 ? { crossLabel: DEFAULT_RECIPE.crossLabel } : {}),
   finetune: { ...DEFAULT_RECIPE.schedule },
 };
 

@@ -13,7 +13,7 @@ import { type ExperimentConfig, type RowSpec, rowsFor } from './config';
 import { networkDirs, type RepeatContext, repeatPartition, targetIndex } from './networks';
 import { resultsMarkdown } from './report';
 import { fairEnsembleRow, naiveEnsembleRow } from './rows/ensemble';
-import { generativeRow } from './rows/generative';
+import { clientSettings, generativeRow, sameSettings } from './rows/generative';
 import { jointRow } from './rows/joint';
 import type { RowRun } from './rows/row-run';
 import { measureArchitectureClaims } from './side-claims';
@@ -197,8 +197,14 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
         `  repeat ${ctx.repeat + 1} ${row.id}: ${how}accuracy ${run.accuracy.toFixed(4)}${run.validationAccuracy === undefined ? '' : ` (validation ${run.validationAccuracy.toFixed(4)})`}`,
       );
     };
-    if (opts.cachedOnly) {
+    // a generative row cached under other client settings (a default changed) is stale
+    const load = async () => {
       const cached = await readJson<RowRun>(file);
+      if (!cached || baseline) return cached;
+      return sameSettings(cached.detail, clientSettings(ctx, row)) ? cached : undefined;
+    };
+    if (opts.cachedOnly) {
+      const cached = await load();
       if (cached) record(cached, 'cached, ');
       else {
         missing.push({ row: row.id, repeat: ctx.repeat, seed: ctx.seed });
@@ -210,7 +216,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     try {
       const run = await computeOnce(
         file,
-        () => readJson<RowRun>(file),
+        load,
         async () => {
           log(
             `repeat ${ctx.repeat + 1}/${opts.repeats} (seed ${ctx.seed}, partition ${ctx.partition.map((p) => p.join(',')).join(' / ')}): ${row.id}`,

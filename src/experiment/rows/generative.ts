@@ -1,6 +1,7 @@
 import { evaluate, modelPredictor, type RunClientOptions, runClient } from '../../client';
 import { deriveSeed } from '../../core/rng';
 import type { EndpointRuntime } from '../../worker-host/local-endpoint';
+import { calibratedDirs } from '../calibrated';
 import { withFleet } from '../fleet';
 import {
   networkData,
@@ -18,10 +19,41 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 }
 
 /** The client options of a generative row: the config's sharing settings, then the recipe's. */
+export type ClientSettings = ReturnType<typeof clientSettings>;
+
+/**
+ * Whether a cached row was computed with exactly these client settings (its `detail` holds
+ * them): a change of a default never serves a stale row.
+ */
+export function sameSettings(detail: unknown, settings: ClientSettings): boolean {
+  if (typeof detail !== 'object' || detail === null) return false;
+  const d = detail as Record<string, unknown>;
+  return Object.entries(settings).every(
+    ([k, v]) => canonical(d[k] ?? defaultOf(k)) === canonical(v),
+  );
+}
+
+/** JSON with object keys sorted, so key order does not matter. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
+}
+
+/** Settings that rows cached before they existed did not record, at their value then. */
+function defaultOf(key: string): unknown {
+  return key === 'crossLabel' ? 0 : undefined;
+}
+
 export function clientSettings(ctx: RepeatContext, row: RowSpec) {
   const { share, finetune } = ctx.config;
   const r = row.recipe;
-  const threshold = r?.threshold ?? (row.selection ? share.selectionThreshold : 0);
+  // A recipe is one change from the paper config's recipe, the selection row: an unset
+  // threshold is the selection threshold (until 2026-12-03 it fell to 0, so every recipe row
+  // also dropped the confidence filter; rows cached that way are recomputed, see runner.ts).
+  const threshold = r?.threshold ?? (row.selection || r ? share.selectionThreshold : 0);
   return {
     samplesPerClass: r?.samplesPerClass ?? share.samplesPerClass,
     threshold,
@@ -30,6 +62,7 @@ export function clientSettings(ctx: RepeatContext, row: RowSpec) {
     labelTemperature: r?.labelTemperature ?? 1,
     freshSamples: r?.freshSamples ?? false,
     ownData: r?.ownData ?? 'replay',
+    crossLabel: r?.crossLabel ?? 0,
     schedule: { ...finetune, ...definedOnly(r?.finetune ?? {}) } as typeof finetune,
   };
 }
@@ -45,8 +78,11 @@ export async function generativeRow(
   row: RowSpec,
   runtime: EndpointRuntime,
 ): Promise<RowRun> {
-  const dirs = await networkDirs(ctx, row.variant!);
   const settings = clientSettings(ctx, row);
+  const dirs =
+    settings.crossLabel > 0
+      ? await calibratedDirs(ctx, row.variant!)
+      : await networkDirs(ctx, row.variant!);
   const targetDir = dirs[ctx.target]!;
   const res = await withFleet(dirs, { runtime }, async (fleet) => {
     ctx.log(`  ${row.id}: ${fleet.members.length} endpoints up (${runtime}), fetching packets...`);
@@ -63,6 +99,7 @@ export async function generativeRow(
       balanceClasses: settings.balanceClasses,
       labelTemperature: settings.labelTemperature,
       freshSamples: settings.freshSamples,
+      crossLabel: settings.crossLabel,
       schedule: settings.schedule,
       test: ctx.test,
       ...(settings.ownData === 'real' ? { ownImages: networkData(ctx)[ctx.target]!.train } : {}),
@@ -74,6 +111,10 @@ export async function generativeRow(
         } else if (e.kind === 'epoch') {
           ctx.log(
             `    fine-tune epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)} (${e.imagesPerSecond.toFixed(0)} img/s)`,
+          );
+        } else if (e.kind === 'cross-labelled') {
+          ctx.log(
+            `    cross-labelled: the fair ensemble agrees with the sender on ${(100 * e.agreement).toFixed(1)} %`,
           );
         } else if (e.kind === 'retry') {
           ctx.log(`    retry ${e.attempt}: ${e.message}`);
@@ -108,6 +149,9 @@ export async function generativeRow(
         ...settings,
         sources: res.sources,
         targetAloneAccuracy: res.target?.accuracy,
+        ...(res.crossLabelAgreement === undefined
+          ? {}
+          : { crossLabelAgreement: res.crossLabelAgreement }),
         finetuneLoss: res.history.map((h) => h.loss),
       },
     };
