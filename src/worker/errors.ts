@@ -75,6 +75,6 @@ export function notFound(c: Context): Response {
   return apiError(
     404,
     'not_found',
-    `no route ${c.req.path}; see GET /v1/network, /v1/packet, /v1/preview.png, /healthz`,
+    `no route ${c.req.path}; see GET /v1/network, /v1/packet, /v1/preview.png, /healthz, POST /v1/label`,
   ).getResponse();
 }
