@@ -68,10 +68,11 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       default: R.labelTemperature,
       help: 'soft labels p^(1/T), renormalised',
     }),
-    'cross-label': flag(z.coerce.number().min(0).max(1), {
-      value: 'W',
-      default: R.crossLabel,
-      help: "mix each sample's target with the fair ensemble's answer at weight W (0: off); every endpoint must answer POST /v1/label (calibrated networks)",
+    'cross-label': flag(z.union([z.literal('auto'), z.coerce.number().min(0).max(1)]), {
+      value: 'W|auto',
+      default: 'auto',
+      defaultHelp: `auto (weight ${R.crossLabel} when every endpoint is calibrated, else off)`,
+      help: "mix each sample's target with the fair ensemble of all networks at weight W (0: off); W > 0 needs every endpoint to answer POST /v1/label",
     }),
     fresh: recipeSwitch(
       R.freshSamples,
@@ -192,6 +193,9 @@ runMain(async () => {
           `  cross-labelling by ${e.source}: ${e.labelled}/${e.total}`,
           e.labelled === e.total,
         );
+        break;
+      case 'cross-label-skipped':
+        log('cross', e.reason, true);
         break;
       case 'cross-labelled':
         log(

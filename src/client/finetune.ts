@@ -112,7 +112,10 @@ export function widenClassifier(
     for (let r = 0; r < d; r++) kernel[r * u + col] = sk[r * k + j]!;
     bias[col] = sb[j]!;
   });
-  head.setWeights([tf.tensor2d(kernel, [d, u]), tf.tensor1d(bias)]);
+  // setWeights copies into the layer's variables: the two tensors are ours to free
+  const values = [tf.tensor2d(kernel, [d, u]), tf.tensor1d(bias)];
+  head.setWeights(values);
+  tf.dispose(values);
   return model;
 }
 

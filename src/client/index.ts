@@ -1,5 +1,6 @@
 export * from './backend';
 export * from './cross-label';
+export * from './cross-label-plan';
 export * from './endpoint';
 export * from './errors';
 export * from './evaluate';

@@ -2,7 +2,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
 import { deriveSeed } from '../core/rng';
 import { folderReader } from '../node/fs-atomic';
-import { crossLabel, endpointLabelSource, type LabelSource, localLabelSource } from './cross-label';
+import { applyCrossLabel, type CrossLabelSetting, planCrossLabel } from './cross-label-plan';
 import {
   type FetchSetOptions,
   fetchNetworkInfo,
@@ -31,6 +31,7 @@ export type ClientEvent =
   | { kind: 'merged'; count: number; classes: number[] }
   | { kind: 'label'; source: string; labelled: number; total: number }
   | { kind: 'cross-labelled'; count: number; agreement: number }
+  | { kind: 'cross-label-skipped'; reason: string }
   | { kind: 'batch'; epoch: number; batch: number; batches: number; loss: number }
   | ({ kind: 'epoch' } & EpochInfo)
   | { kind: 'evaluated'; which: 'target' | 'merged'; accuracy: number }
@@ -84,12 +85,13 @@ export interface RunClientOptions extends RetryOptions {
    */
   ownImages?: LabelledImages | undefined;
   /**
-   * Cross-labelling weight w in 0..1 (0 or absent: off). Every sample's target becomes
-   * (1 - w) x its sender's soft label + w x the fair ensemble's answer, each network's
-   * calibrated answer asked of its endpoint (`POST /v1/label`), the target's own from its
-   * folder's calibration.json when no endpoint serves it (src/client/cross-label.ts).
+   * Cross-labelling (src/client/cross-label.ts): weight w in 0..1 (0 or absent: off), or
+   * 'auto' (the default recipe's weight when every network is calibrated, else off). Every
+   * sample's target becomes (1 - w) x its sender's soft label + w x the fair ensemble's
+   * answer, each network's calibrated answer asked of its endpoint (`POST /v1/label`), the
+   * target's own from its folder's calibration.json when no endpoint serves it.
    */
-  crossLabel?: number | undefined;
+  crossLabel?: CrossLabelSetting | undefined;
   /** Evaluate the target before and the merged classifier after on this set. */
   test?: LabelledImages | undefined;
   onEvent?: (e: ClientEvent) => void;
@@ -195,21 +197,9 @@ async function runWithTarget(
       );
     }
   }
-  const crossWeight = opts.crossLabel ?? 0;
-  if (!(crossWeight >= 0 && crossWeight <= 1)) {
-    throw new ClientError(`crossLabel ${crossWeight} is not in 0..1`);
-  }
-  // checked before any packet is fetched: every network must answer POST /v1/label
-  const labelSources: LabelSource[] =
-    crossWeight > 0
-      ? infos.map((info, i) => endpointLabelSource(opts.endpoints[i]!, info, retry))
-      : [];
-  const served = infos.some((i) => i.networkId === target.manifest.networkId);
-  if (crossWeight > 0 && !served && !target.calibration) {
-    throw new ClientError(
-      `cross-labelling needs the target ${target.manifest.networkId}'s calibration.json (its folder has none) or an endpoint serving it: calibrate it (npm run calibrate) or pass crossLabel 0`,
-    );
-  }
+  const plan = planCrossLabel(opts.crossLabel, infos, opts.endpoints, target, retry);
+  if (plan.skipped) emit({ kind: 'cross-label-skipped', reason: plan.skipped });
+  const served = !plan.local;
   const perEndpoint = Math.max(1, Math.floor((opts.concurrency ?? 4) / infos.length));
   const fetched = await Promise.all(
     infos.map((info, i) => {
@@ -260,19 +250,11 @@ async function runWithTarget(
   );
   emit({ kind: 'merged', count: merged.count, classes: merged.classes });
   let crossLabelAgreement: number | undefined;
-  if (crossWeight > 0) {
-    const local = served ? undefined : localLabelSource(target);
-    try {
-      const r = await crossLabel(merged, local ? [...labelSources, local] : labelSources, {
-        weight: crossWeight,
-        onProgress: (p) => emit({ kind: 'label', ...p }),
-      });
-      merged = r.set;
-      crossLabelAgreement = r.agreement;
-      emit({ kind: 'cross-labelled', count: merged.count, agreement: r.agreement });
-    } finally {
-      local?.dispose();
-    }
+  if (plan.weight > 0) {
+    const r = await applyCrossLabel(plan, merged, target, (p) => emit({ kind: 'label', ...p }));
+    merged = r.set;
+    crossLabelAgreement = r.agreement;
+    emit({ kind: 'cross-labelled', count: merged.count, agreement: r.agreement });
   }
 
   const before = opts.test

@@ -11,6 +11,7 @@ import {
   initClientBackend,
   type MergedSet,
   runClient,
+  widenClassifier,
 } from '../../src/client';
 import { modelDigest } from '../../src/core/manifest';
 import { loadNetwork } from '../../src/core/model-folder';
@@ -276,6 +277,23 @@ describe('fine-tuning client on real MNIST', () => {
 });
 
 describe('fine-tuning options', () => {
+  it('widening the head keeps the target columns and leaks no tensor', () => {
+    const { model } = classifierOfA(6);
+    const manifest = { architecture: ARCH, dataset: { imageShape: [28, 28, 1] as [28, 28, 1] } };
+    const union = [...A, 99].sort((x, y) => x - y);
+    const tensors = tf.memory().numTensors;
+    const wide = widenClassifier(model, manifest as never, A, union, 4);
+    const bias = (m: typeof model) => m.layers.at(-1)!.getWeights()[1]!.dataSync();
+    const srcBias = Array.from(bias(model));
+    const wideBias = bias(wide);
+    A.forEach((c, j) => {
+      expect(wideBias[union.indexOf(c)]).toBe(srcBias[j]);
+    });
+    wide.dispose();
+    expect(tf.memory().numTensors).toBe(tensors);
+    model.dispose();
+  });
+
   it('frozen layers keep their weights; the others learn', async () => {
     const { model } = classifierOfA(5);
     const snapshot = (name: string) => model.getLayer(name).getWeights()[0]!.dataSync().slice();

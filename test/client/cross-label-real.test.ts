@@ -1,0 +1,131 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientError, type ClientEvent, initClientBackend, runClient } from '../../src/client';
+import { DEFAULT_RECIPE } from '../../src/client/recipe';
+import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker-host/local-endpoint';
+import { writeCalibratedTinyNetwork, writeTinyNetwork } from '../fixtures/tiny-network';
+
+/** Cross-labelling end to end: the client against real local endpoints (Hono on Node). */
+let a: LocalEndpoint;
+let b: LocalEndpoint;
+let plain: LocalEndpoint;
+let dirB: string;
+let dirBPlain: string;
+const fast = { retries: 1, backoffMs: 5, timeoutMs: 30_000 };
+const base = {
+  samplesPerNetwork: 90,
+  seed: 3,
+  chunkSize: 64,
+  schedule: { epochs: 1, batchSize: 32 },
+};
+
+beforeAll(async () => {
+  await initClientBackend('wasm');
+  const netA = await writeCalibratedTinyNetwork({ networkId: 'net-a', classes: [1, 3, 5] });
+  const netB = await writeCalibratedTinyNetwork({ networkId: 'net-b', classes: [0, 2] });
+  const netAPlain = await writeTinyNetwork({ networkId: 'net-a', classes: [1, 3, 5] });
+  dirBPlain = (await writeTinyNetwork({ networkId: 'net-b', classes: [0, 2] })).dir;
+  dirB = netB.dir;
+  a = await startLocalEndpoint({ modelDir: netA.dir, runtime: 'node' });
+  b = await startLocalEndpoint({ modelDir: netB.dir, runtime: 'node' });
+  plain = await startLocalEndpoint({ modelDir: netAPlain.dir, runtime: 'node' });
+});
+
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop(), plain?.stop()]);
+});
+
+describe('cross-labelling over HTTP', () => {
+  it('asks every endpoint about every sample and changes the targets, leaking no tensor', async () => {
+    const run = async (crossLabel: number) => {
+      const events: ClientEvent[] = [];
+      const r = await runClient({
+        endpoints: [{ url: a.url }, { url: b.url }],
+        targetDir: dirB,
+        crossLabel,
+        onEvent: (e) => events.push(e),
+        ...base,
+        ...fast,
+      });
+      const weights = r.model.getWeights().map((w) => w.dataSync().slice());
+      r.model.dispose();
+      return { r, events, weights };
+    };
+    const off = await run(0);
+    const before = tf.memory().numTensors;
+    const on = await run(0.5);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(off.r.crossLabelAgreement).toBeUndefined();
+    expect(on.r.crossLabelAgreement).toBeGreaterThanOrEqual(0);
+    expect(on.r.crossLabelAgreement).toBeLessThanOrEqual(1);
+    // every sample went to both endpoints
+    const labelled = on.events.filter((e) => e.kind === 'label');
+    const last = (url: string) =>
+      labelled.filter((e) => e.kind === 'label' && e.source === url).at(-1);
+    expect(last(a.url)).toMatchObject({ labelled: 180, total: 180 });
+    expect(last(b.url)).toMatchObject({ labelled: 180, total: 180 });
+    // same samples, same seeds: only the targets differ, so the trained weights do
+    expect(on.r.sources).toEqual(off.r.sources);
+    const differs = on.weights.some((w, i) => w.some((v, j) => v !== off.weights[i]![j]));
+    expect(differs).toBe(true);
+  });
+
+  it('target not served: its own calibration.json answers in-process', async () => {
+    const events: ClientEvent[] = [];
+    const r = await runClient({
+      endpoints: [{ url: a.url }],
+      targetDir: dirB,
+      crossLabel: 0.5,
+      onEvent: (e) => events.push(e),
+      ...base,
+      ...fast,
+    });
+    expect(events.some((e) => e.kind === 'label' && e.source === 'local:net-b')).toBe(true);
+    r.model.dispose();
+  });
+
+  it('a weight with an uncalibrated endpoint or target: refused before any packet, naming the fix', async () => {
+    const kinds: string[] = [];
+    const err = await runClient({
+      endpoints: [{ url: plain.url }, { url: b.url }],
+      targetDir: dirB,
+      crossLabel: 0.25,
+      onEvent: (e) => kinds.push(e.kind),
+      ...base,
+      ...fast,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as Error).message).toMatch(
+      /net-a.*does not answer POST \/v1\/label.*npm run calibrate/,
+    );
+    expect(kinds).not.toContain('download');
+    const err2 = await runClient({
+      endpoints: [{ url: a.url }],
+      targetDir: dirBPlain,
+      crossLabel: 0.25,
+      ...base,
+      ...fast,
+    }).catch((e: unknown) => e);
+    expect((err2 as Error).message).toMatch(/target net-b's calibration.json/);
+  });
+
+  it("'auto' turns it off, saying why, when a network is not calibrated", async () => {
+    const events: ClientEvent[] = [];
+    const r = await runClient({
+      endpoints: [{ url: plain.url }, { url: b.url }],
+      targetDir: dirB,
+      crossLabel: 'auto',
+      onEvent: (e) => events.push(e),
+      ...base,
+      ...fast,
+    });
+    const skipped = events.find((e) => e.kind === 'cross-label-skipped');
+    if (DEFAULT_RECIPE.crossLabel > 0) {
+      expect(skipped).toMatchObject({ reason: expect.stringMatching(/net-a .* not calibrated/) });
+    } else {
+      expect(skipped).toBeUndefined();
+    }
+    expect(r.crossLabelAgreement).toBeUndefined();
+    r.model.dispose();
+  });
+});
