@@ -136,8 +136,8 @@ describe('fetchLabels', () => {
     (async (_url: string, init?: RequestInit) => {
       if (seen) {
         seen.method = init?.method;
-        seen.type = (init?.headers as Record<string, string>)['content-type'];
-        seen.bytes = (init?.body as Uint8Array).length;
+        seen.type = (init?.headers as Record<string, string> | undefined)?.['content-type'];
+        seen.bytes = (init?.body as Uint8Array | undefined)?.length;
       }
       return new Response(JSON.stringify(body), {
         status: 200,
