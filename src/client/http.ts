@@ -1,3 +1,4 @@
+import { readBounded } from '../core/bounded-read';
 import { createRng } from '../core/rng';
 import { EndpointError } from './errors';
 
@@ -61,44 +62,9 @@ const ERROR_BODY_LIMIT = 4096;
 /** Default cap of a response body when the caller gives none (e.g. GET /v1/network). */
 export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
 
-/**
- * Read a body of at most `maxBytes`: a larger Content-Length is refused before reading, and
- * the stream is cancelled as soon as it passes the cap, so memory stays bounded whatever the
- * endpoint sends. Returns undefined when the body is over the cap.
- */
-async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array | undefined> {
-  const declared = res.headers.get('content-length');
-  if (declared !== null && Number(declared) > maxBytes) {
-    await res.body?.cancel().catch(() => {});
-    return undefined;
-  }
-  if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.byteLength;
-  }
-  return body;
-}
-
 async function errorText(res: Response): Promise<string> {
   try {
-    const bytes = (await readCapped(res, ERROR_BODY_LIMIT)) ?? new Uint8Array(0);
+    const bytes = (await readBounded(res, ERROR_BODY_LIMIT)) ?? new Uint8Array(0);
     const text = new TextDecoder().decode(bytes);
     try {
       const j = JSON.parse(text) as { error?: { code?: string; message?: string } };
@@ -163,7 +129,7 @@ export async function requestWithRetry(
         ...(send ? { body: send.body as Uint8Array<ArrayBuffer> } : {}),
       });
       if (res.ok) {
-        const body = await readCapped(res, maxBytes);
+        const body = await readBounded(res, maxBytes);
         if (body === undefined) {
           throw new EndpointError(
             'format',

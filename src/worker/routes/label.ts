@@ -1,44 +1,10 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LABEL_MEDIA_TYPE } from '../../core/api';
+import { readBounded } from '../../core/bounded-read';
 import type { AppEnv } from '../app';
 import { apiError } from '../errors';
 import { LabelAbortedError, labelImages, labelResponse } from '../served-network';
-
-/**
- * Read a request body of at most `maxBytes`, runtime-neutral (a web ReadableStream): a larger
- * Content-Length is refused before reading, and without one (or with a lying one) the stream
- * is cancelled as soon as it passes the cap, so no more than `maxBytes` are ever kept. Returns
- * undefined when the body is over the cap.
- */
-export async function readBounded(req: Request, maxBytes: number): Promise<Uint8Array | undefined> {
-  const declared = req.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) {
-    return undefined;
-  }
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.byteLength;
-  }
-  return body;
-}
 
 /** The media type of a Content-Type header, without its parameters, lower case. */
 function mediaType(header: string | undefined): string {
