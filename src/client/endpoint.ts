@@ -11,6 +11,7 @@ import {
 import { deriveSeed } from '../core/rng';
 import { EndpointError } from './errors';
 import { type EndpointAddress, getWithRetry, mapPool, type RetryOptions } from './http';
+import { parseAnswer } from './parse-answer';
 
 /**
  * What `GET /v1/network` tells us, normalised. The endpoint serves the public part of the
@@ -53,22 +54,7 @@ export async function fetchNetworkInfo(
     ...opts,
     maxBytes: NETWORK_INFO_LIMIT,
   });
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    throw new EndpointError('format', endpoint.url, 'GET /v1/network did not return JSON');
-  }
-  const parsed = NetworkInfoSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new EndpointError(
-      'format',
-      endpoint.url,
-      `GET /v1/network: invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
-    );
-  }
-  const d = parsed.data;
+  const d = parseAnswer(NetworkInfoSchema, body, endpoint.url, 'GET /v1/network');
   const modelDigest = d.modelDigest ?? d.digest;
   const imageShape =
     d.imageShape ?? (typeof d.dataset === 'object' ? d.dataset.imageShape : undefined);
@@ -93,7 +79,7 @@ export async function fetchNetworkInfo(
     packetFormatVersion: d.packetFormatVersion,
     labels: d.labels === true,
     maxLabelCount: typeof d.limits?.maxLabelCount === 'number' ? d.limits.maxLabelCount : undefined,
-    raw: json,
+    raw: d,
   };
 }
 

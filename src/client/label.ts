@@ -3,6 +3,7 @@ import type { MemberAnswer } from '../core/calibration';
 import type { NetworkInfo } from './endpoint';
 import { EndpointError } from './errors';
 import { type EndpointAddress, type RetryOptions, requestWithRetry } from './http';
+import { parseAnswer } from './parse-answer';
 
 /** Largest label answer read: JSON of MAX_LABEL_COUNT rows over the network's classes. */
 function maxLabelBytes(count: number, classes: number): number {
@@ -35,22 +36,7 @@ export async function fetchLabels(
     { ...opts, maxBytes: maxLabelBytes(count, info.classes.length) },
     { method: 'POST', body: images, contentType: LABEL_MEDIA_TYPE },
   );
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    throw new EndpointError('format', endpoint.url, 'POST /v1/label did not return JSON');
-  }
-  const parsed = LabelResponseSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new EndpointError(
-      'format',
-      endpoint.url,
-      `POST /v1/label: invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
-    );
-  }
-  const r = parsed.data;
+  const r = parseAnswer(LabelResponseSchema, body, endpoint.url, 'POST /v1/label');
   if (r.modelDigest !== info.modelDigest || r.networkId !== info.networkId) {
     throw new EndpointError(
       'digest-mismatch',
