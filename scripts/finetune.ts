@@ -53,10 +53,11 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       default: R.samplesPerClass,
       help: 'samples per class per network (the paper: 5000)',
     }),
-    threshold: flag(z.coerce.number().min(0).max(1), {
-      value: 'T',
-      default: R.threshold,
-      help: 'keep samples with top probability >= T',
+    threshold: flag(z.union([z.literal('auto'), z.coerce.number().min(0).max(1)]), {
+      value: 'T|auto',
+      default: 'auto',
+      defaultHelp: `auto (${R.crossLabelThreshold} while cross-labelling, else ${R.threshold})`,
+      help: 'keep a generated sample when its top soft label >= T',
     }),
     generator: flag(z.string().regex(GENERATOR_NAME_PATTERN, 'a generator name, e.g. vae'), {
       value: 'NAME',
@@ -71,7 +72,7 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
     'cross-label': flag(z.union([z.literal('auto'), z.coerce.number().min(0).max(1)]), {
       value: 'W|auto',
       default: 'auto',
-      defaultHelp: `auto (weight ${R.crossLabel} when every endpoint is calibrated, else off)`,
+      defaultHelp: `auto (weight ${R.crossLabel} when every endpoint and the target are calibrated, else off)`,
       help: "mix each sample's target with the fair ensemble of all networks at weight W (0: off); W > 0 needs every endpoint to answer POST /v1/label",
     }),
     fresh: recipeSwitch(
@@ -257,6 +258,7 @@ runMain(async () => {
     '',
     `target ${result.targetId}: classes ${result.classes.join(',')}`,
     `sources: ${result.sources.map((s) => `${s.networkId} ${s.count}`).join(', ')}`,
+    `threshold ${result.settings.threshold}, cross-labelling ${result.settings.crossLabel > 0 ? `at weight ${result.settings.crossLabel}` : 'off'}`,
   ];
   if (result.target && result.merged) {
     lines.push(

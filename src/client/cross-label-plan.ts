@@ -79,3 +79,15 @@ export async function applyCrossLabel(
     local?.dispose();
   }
 }
+
+/**
+ * The packet threshold: a number as given (absent: 0), or 'auto', the default recipe's:
+ * `crossLabelThreshold` while cross-labelling, else `threshold`.
+ */
+export function resolveThreshold(
+  setting: number | 'auto' | undefined,
+  plan: Pick<CrossLabelPlan, 'weight'>,
+): number {
+  if (setting !== 'auto') return setting ?? 0;
+  return plan.weight > 0 ? DEFAULT_RECIPE.crossLabelThreshold : DEFAULT_RECIPE.threshold;
+}

@@ -8,7 +8,7 @@ import type { FinetuneSchedule } from './finetune';
 export interface ClientRecipe {
   /** Samples per class of each network (after the threshold). */
   samplesPerClass: number;
-  /** Keep a generated sample when its top soft label is at least this. */
+  /** Keep a generated sample when its top soft label is at least this (no cross-labelling). */
   threshold: number;
   /** Generator asked of every endpoint (undefined: each endpoint's default). */
   generator: string | undefined;
@@ -18,8 +18,16 @@ export interface ClientRecipe {
   labelTemperature: number;
   /** Every epoch on new samples (epochs x samples fetched, each seen once). */
   freshSamples: boolean;
-  /** Cross-labelling weight: the fair ensemble's share of each target (0: off). */
+  /**
+   * Cross-labelling weight: the fair ensemble's share of each target (0: off). Applied where
+   * every network is calibrated (`'auto'` in runClient and npm run finetune).
+   */
   crossLabel: number;
+  /**
+   * The threshold while cross-labelling: the fair ensemble relabels the samples their sender
+   * was less sure of, so a lower threshold keeps useful boundary samples.
+   */
+  crossLabelThreshold: number;
   schedule: FinetuneSchedule;
 }
 
@@ -30,7 +38,8 @@ export const DEFAULT_RECIPE: ClientRecipe = {
   balance: false,
   labelTemperature: 1,
   freshSamples: false,
-  crossLabel: 0,
+  crossLabel: 0.5,
+  crossLabelThreshold: 0.9,
   schedule: {
     epochs: 3,
     batchSize: 64,

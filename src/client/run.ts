@@ -2,7 +2,12 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
 import { deriveSeed } from '../core/rng';
 import { folderReader } from '../node/fs-atomic';
-import { applyCrossLabel, type CrossLabelSetting, planCrossLabel } from './cross-label-plan';
+import {
+  applyCrossLabel,
+  type CrossLabelSetting,
+  planCrossLabel,
+  resolveThreshold,
+} from './cross-label-plan';
 import {
   type FetchSetOptions,
   fetchNetworkInfo,
@@ -55,7 +60,11 @@ export interface RunClientOptions extends RetryOptions {
    * target's folder. Default: samplesPerNetwork; 0 turns replay off.
    */
   replaySamples?: number | undefined;
-  threshold?: number;
+  /**
+   * Keep samples whose top soft label reaches this; 'auto': the default recipe's
+   * (`crossLabelThreshold` while cross-labelling, else `threshold`). Absent: 0.
+   */
+  threshold?: number | 'auto' | undefined;
   seed: number;
   chunkSize?: number;
   /** Packet requests in flight across all endpoints. Default 4. */
@@ -102,6 +111,8 @@ export interface RunClientResult {
   classes: number[];
   sources: { source: string; networkId: string; count: number }[];
   history: EpochInfo[];
+  /** The threshold and cross-labelling weight used (what 'auto' resolved to). */
+  settings: { threshold: number; crossLabel: number };
   /** With cross-labelling: how often the fair ensemble's top class was the sender's. */
   crossLabelAgreement?: number;
   target?: Evaluation;
@@ -200,6 +211,7 @@ async function runWithTarget(
   const plan = planCrossLabel(opts.crossLabel, infos, opts.endpoints, target, retry);
   if (plan.skipped) emit({ kind: 'cross-label-skipped', reason: plan.skipped });
   const served = !plan.local;
+  const threshold = resolveThreshold(opts.threshold, plan);
   const perEndpoint = Math.max(1, Math.floor((opts.concurrency ?? 4) / infos.length));
   const fetched = await Promise.all(
     infos.map((info, i) => {
@@ -211,7 +223,7 @@ async function runWithTarget(
         ...retry,
         samples,
         seed: deriveSeed(opts.seed, info.networkId),
-        threshold: opts.threshold ?? 0,
+        threshold,
         concurrency: perEndpoint,
         generator: opts.generator,
         classes: opts.balanceClasses ? info.classes : undefined,
@@ -231,7 +243,7 @@ async function runWithTarget(
     const replay = await generateReplaySet(target, {
       samples: replaySamples,
       seed: deriveSeed(opts.seed, `replay-${target.manifest.networkId}`),
-      threshold: opts.threshold ?? 0,
+      threshold,
       generator: opts.generator,
       classes: opts.balanceClasses ? target.manifest.classes : undefined,
     });
@@ -316,6 +328,7 @@ async function runWithTarget(
     classes: merged.classes,
     sources: merged.sources,
     history,
+    settings: { threshold, crossLabel: plan.weight },
     ...(crossLabelAgreement === undefined ? {} : { crossLabelAgreement }),
     ...(before ? { target: before } : {}),
     ...(after ? { merged: after } : {}),

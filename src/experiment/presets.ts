@@ -7,7 +7,10 @@ export const BEST_RECIPE: Recipe = {
   id: 'best',
   label: 'Best recipe (the client default; ours)',
   samplesPerClass: DEFAULT_RECIPE.samplesPerClass,
-  threshold: DEFAULT_RECIPE.threshold,
+  // the client's 'auto': cross-labelling with its threshold (FAST keeps validation slices, so
+  // its networks are calibrated)
+  threshold:
+    DEFAULT_RECIPE.crossLabel > 0 ? DEFAULT_RECIPE.crossLabelThreshold : DEFAULT_RECIPE.threshold,
   ...(DEFAULT_RECIPE.generator === undefined ? {} : { generator: DEFAULT_RECIPE.generator }),
   balance: DEFAULT_RECIPE.balance,
   labelTemperature: DEFAULT_RECIPE.labelTemperature,

@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientError, type ClientEvent, initClientBackend, runClient } from '../../src/client';
+import {
+  ClientError,
+  type ClientEvent,
+  initClientBackend,
+  resolveThreshold,
+  runClient,
+} from '../../src/client';
 import { DEFAULT_RECIPE } from '../../src/client/recipe';
 import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker-host/local-endpoint';
 import { writeCalibratedTinyNetwork, writeTinyNetwork } from '../fixtures/tiny-network';
@@ -126,6 +132,27 @@ describe('cross-labelling over HTTP', () => {
       expect(skipped).toBeUndefined();
     }
     expect(r.crossLabelAgreement).toBeUndefined();
+    expect(r.settings).toEqual({ threshold: 0, crossLabel: 0 });
     r.model.dispose();
+  });
+
+  it("'auto' with every network calibrated: the recipe's weight, and its threshold follows", async () => {
+    const events: ClientEvent[] = [];
+    const r = await runClient({
+      endpoints: [{ url: a.url }, { url: b.url }],
+      targetDir: dirB,
+      crossLabel: 'auto',
+      onEvent: (e) => events.push(e),
+      ...base,
+      ...fast,
+    });
+    expect(r.settings).toEqual({ threshold: 0, crossLabel: DEFAULT_RECIPE.crossLabel });
+    expect(events.some((e) => e.kind === 'cross-labelled')).toBe(DEFAULT_RECIPE.crossLabel > 0);
+    r.model.dispose();
+    const weight = (w: number) => ({ weight: w });
+    expect(resolveThreshold('auto', weight(0.5))).toBe(DEFAULT_RECIPE.crossLabelThreshold);
+    expect(resolveThreshold('auto', weight(0))).toBe(DEFAULT_RECIPE.threshold);
+    expect(resolveThreshold(0.7, weight(0.5))).toBe(0.7);
+    expect(resolveThreshold(undefined, weight(0.5))).toBe(0);
   });
 });
