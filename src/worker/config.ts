@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_LABEL_COUNT } from '../core/api';
 import type { Limits } from './limits';
 
 /**
@@ -9,6 +10,8 @@ const count = (max: number) => z.coerce.number().int().min(0).max(max);
 export const EndpointVarsSchema = z.object({
   MAX_CONCURRENT_PACKETS: count(64).min(1).optional(),
   MAX_QUEUED_PACKETS: count(10_000).optional(),
+  /** Images one `POST /v1/label` may carry (1..1024). */
+  MAX_LABEL_COUNT: count(MAX_LABEL_COUNT).min(1).optional(),
   /** Comma-separated origins allowed by CORS, or `*`; unset or empty: no CORS headers. */
   CORS_ORIGINS: z.string().optional(),
 });
@@ -37,6 +40,7 @@ export function limitsFromVars(v: EndpointVars): Partial<Limits> {
       ? { maxConcurrentPackets: v.MAX_CONCURRENT_PACKETS }
       : {}),
     ...(v.MAX_QUEUED_PACKETS !== undefined ? { maxQueuedPackets: v.MAX_QUEUED_PACKETS } : {}),
+    ...(v.MAX_LABEL_COUNT !== undefined ? { maxLabelCount: v.MAX_LABEL_COUNT } : {}),
   };
 }
 
