@@ -178,22 +178,28 @@ describe('trainNetwork', () => {
   });
 });
 
+/** trainAll of tiny untrained networks (no epochs, 64 images each) into `out`. */
+function tinyTrainAll(out: string, partition: string, extra: { validationFraction?: number } = {}) {
+  return trainAll({
+    partition,
+    networks: 2,
+    splitSeed: 0,
+    outDir: out,
+    data: mnist,
+    variant: { architecture: 'separate', loss: 'reconstruction', reconstruction: 'bce' },
+    architecture: TINY,
+    latentSize: 4,
+    epochs: 0,
+    maxTrainSamples: 64,
+    seed: 1,
+    ...extra,
+  });
+}
+
 describe('trainAll', () => {
   it('trains every network of an explicit partition into <out>/<id>/ and nothing else', async () => {
     const out = await tmp();
-    const manifests = await trainAll({
-      partition: '0,1/2,3/4',
-      networks: 2,
-      splitSeed: 0,
-      outDir: out,
-      data: mnist,
-      variant: { architecture: 'separate', loss: 'reconstruction', reconstruction: 'bce' },
-      architecture: TINY,
-      latentSize: 4,
-      epochs: 0,
-      maxTrainSamples: 64,
-      seed: 1,
-    });
+    const manifests = await tinyTrainAll(out, '0,1/2,3/4');
     expect(manifests.map((m) => [m.networkId, m.classes])).toEqual([
       ['net-a', [0, 1]],
       ['net-b', [2, 3]],
@@ -205,20 +211,7 @@ describe('trainAll', () => {
 
   it('passes validationFraction to every network: each folder is calibrated', async () => {
     const out = await tmp();
-    const manifests = await trainAll({
-      partition: '0,1/2',
-      networks: 2,
-      splitSeed: 0,
-      outDir: out,
-      data: mnist,
-      variant: { architecture: 'separate', loss: 'reconstruction', reconstruction: 'bce' },
-      architecture: TINY,
-      latentSize: 4,
-      epochs: 0,
-      maxTrainSamples: 64,
-      validationFraction: 0.5,
-      seed: 1,
-    });
+    const manifests = await tinyTrainAll(out, '0,1/2', { validationFraction: 0.5 });
     for (const m of manifests) {
       expect(m.dataset.trainCount).toBe(32);
       const net = await loadNetwork(folderReader(join(out, m.networkId)));
