@@ -2,10 +2,8 @@
  * npm run calibrate -- --model-dir M --data-dir D --out O [--force] [--split train|test]
  * [--max-images N]   A calibrated copy of a model folder (calibration.json added).
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { CALIBRATION_FILE, parseCalibration } from '../src/core/calibration';
+import { CALIBRATION_FILE } from '../src/core/calibration';
 import { readManifest } from '../src/core/model-folder';
 import { DatasetError, loadDataset } from '../src/data/idx';
 import { selectClasses } from '../src/data/partition';
@@ -86,11 +84,12 @@ runMain(async () => {
   );
   await initWasmBackend();
   const started = performance.now();
-  const out = await calibrateNetworkFolder({ modelDir: f.modelDir, outDir: f.out, images: own });
+  const { manifest: out, calibration } = await calibrateNetworkFolder({
+    modelDir: f.modelDir,
+    outDir: f.out,
+    images: own,
+  });
   const seconds = (performance.now() - started) / 1000;
-  const calibration = parseCalibration(
-    new Uint8Array(await readFile(join(f.out, CALIBRATION_FILE))),
-  );
   process.stderr.write(`wrote ${f.out} (${CALIBRATION_FILE} added) in ${seconds.toFixed(1)} s\n`);
   process.stdout.write(
     `${JSON.stringify({

@@ -22,8 +22,8 @@ import type { MergedSet } from './merge';
  * slice, src/core/calibration) lets the sneaker's network claim it. Each sample's target
  * becomes (1 - w) x its sender's soft label + w x the fair ensemble's answer (normalised).
  * Only generated samples travel: no network's real images leave it.
- * Measured on Fashion-MNIST (docs/RESULTS.md, "Cross-labelling"); off by default where the
- * recipe says so.
+ * Measured in docs/RESULTS.md ("Cross-labelling, served"); the client's default recipe
+ * applies it wherever every network is calibrated (src/client/cross-label-plan.ts).
  */
 export interface LabelSource {
   /** The endpoint's URL, or `local:<network>` for the target's own folder. */

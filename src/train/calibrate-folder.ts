@@ -1,20 +1,12 @@
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { CALIBRATION_FILE, fitCalibration } from '../core/calibration';
+import { CALIBRATION_FILE, type Calibration, fitCalibration } from '../core/calibration';
 import { MANIFEST_FILE, type Manifest, ManifestSchema, sha256Hex } from '../core/manifest';
 import { loadNetwork, ModelFolderError, type ReadFile } from '../core/model-folder';
-import { DatasetError } from '../data/dataset';
+import { type Dataset, DatasetError } from '../data/dataset';
 import { selectClasses } from '../data/partition';
 import { folderReader, writeFolderAtomic } from '../node/fs-atomic';
 import { calibrationBytes } from '../node/model-export';
-
-/** Labelled uint8 images, [count, H, W, C] row-major; labels are global class ids. */
-export interface LabelledImages {
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-  imageShape: [number, number, number];
-}
 
 export interface CalibrateFolderOptions {
   /** The network's model folder; read (and verified), never written. */
@@ -25,7 +17,14 @@ export interface CalibrateFolderOptions {
    * Images the network did NOT train on (its validation slice, or a held-out folder of its
    * owner's data). Only those of the network's own classes are used.
    */
-  images: LabelledImages;
+  images: Omit<Dataset, 'name'>;
+}
+
+export interface CalibratedFolder {
+  /** The copy's manifest (the source's, plus calibration.json's hash). */
+  manifest: Manifest;
+  /** What calibration.json holds. */
+  calibration: Calibration;
 }
 
 /**
@@ -35,9 +34,11 @@ export interface CalibrateFolderOptions {
  * its sha256 again), calibration.json (a source one is replaced in the copy only), and the
  * manifest with calibration.json's hash added, everything else of it unchanged. `modelDir`
  * is never written; files it holds that its manifest does not list are not copied. Returns
- * the new manifest.
+ * the new manifest and the calibration.
  */
-export async function calibrateNetworkFolder(opts: CalibrateFolderOptions): Promise<Manifest> {
+export async function calibrateNetworkFolder(
+  opts: CalibrateFolderOptions,
+): Promise<CalibratedFolder> {
   await refuseOverlap(opts.modelDir, opts.outDir);
   const read = folderReader(opts.modelDir);
   let net: Awaited<ReturnType<typeof loadNetwork>>;
@@ -82,7 +83,7 @@ export async function calibrateNetworkFolder(opts: CalibrateFolderOptions): Prom
       ...files,
       [MANIFEST_FILE]: `${JSON.stringify(raw, null, 2)}\n`,
     });
-    return full;
+    return { manifest: full, calibration };
   } finally {
     net.classifier.dispose();
     net.decoder.dispose();

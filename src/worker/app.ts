@@ -41,9 +41,17 @@ export interface AppOptions {
   log?: (line: string) => void;
 }
 
-const ROUTES = ['/healthz', '/v1/network', '/v1/packet', '/v1/preview.png', '/v1/openapi.json'];
-/** The one POST route: the network's calibrated answers about the images sent. */
-const LABEL_ROUTE = '/v1/label';
+const GET = { methods: ['GET', 'HEAD'], use: 'GET' } as const;
+/** Every route, the methods it answers, and what a 405 for any other method tells to use. */
+const ROUTES: Record<string, { methods: readonly string[]; use: string }> = {
+  '/healthz': GET,
+  '/v1/network': GET,
+  '/v1/packet': GET,
+  '/v1/preview.png': GET,
+  '/v1/openapi.json': GET,
+  // the network's calibrated answers about the images sent
+  '/v1/label': { methods: ['POST'], use: 'POST with the images as the body' },
+};
 
 /** Headers a browser client may read: ETag, the packet's, the cache's, Retry-After. */
 const EXPOSED = [
@@ -107,9 +115,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     return c.body(doc, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
   app.use('/v1/*', bearerAuth(opts.token), async (c, next) => {
-    const { path, method } = c.req;
-    const get = ROUTES.includes(path) && (method === 'GET' || method === 'HEAD');
-    if (get || (path === LABEL_ROUTE && method === 'POST')) {
+    if (ROUTES[c.req.path]?.methods.includes(c.req.method)) {
       c.set('network', await load(c.env));
       c.set('tokenRequired', Boolean(opts.token(c.env)));
       c.set('cache', opts.cache);
@@ -120,25 +126,15 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   app.route('/v1', packetRoutes);
   app.route('/v1', previewRoutes);
   app.route('/v1', labelRoutes);
-  for (const path of ROUTES) {
+  for (const [path, { methods, use }] of Object.entries(ROUTES)) {
     app.all(path, (c) => {
       throw apiError(
         405,
         'method_not_allowed',
-        `${c.req.method} is not allowed on ${path}; use GET`,
-        {
-          headers: { allow: 'GET, HEAD' },
-        },
+        `${c.req.method} is not allowed on ${path}; use ${use}`,
+        { headers: { allow: methods.join(', ') } },
       );
     });
   }
-  app.all(LABEL_ROUTE, (c) => {
-    throw apiError(
-      405,
-      'method_not_allowed',
-      `${c.req.method} is not allowed on ${LABEL_ROUTE}; use POST with the images as the body`,
-      { headers: { allow: 'POST' } },
-    );
-  });
   return app;
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClientError,
   type ClientEvent,
+  type CrossLabelSetting,
   initClientBackend,
   resolveThreshold,
   runClient,
@@ -41,18 +42,24 @@ afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop(), plain?.stop()]);
 });
 
+/** runClient against `urls` (target: its folder `targetDir`), with the events it emitted. */
+async function recorded(urls: string[], targetDir: string, crossLabel: CrossLabelSetting) {
+  const events: ClientEvent[] = [];
+  const r = await runClient({
+    endpoints: urls.map((url) => ({ url })),
+    targetDir,
+    crossLabel,
+    onEvent: (e) => events.push(e),
+    ...base,
+    ...fast,
+  });
+  return { r, events };
+}
+
 describe('cross-labelling over HTTP', () => {
   it('asks every endpoint about every sample and changes the targets, leaking no tensor', async () => {
     const run = async (crossLabel: number) => {
-      const events: ClientEvent[] = [];
-      const r = await runClient({
-        endpoints: [{ url: a.url }, { url: b.url }],
-        targetDir: dirB,
-        crossLabel,
-        onEvent: (e) => events.push(e),
-        ...base,
-        ...fast,
-      });
+      const { r, events } = await recorded([a.url, b.url], dirB, crossLabel);
       const weights = r.model.getWeights().map((w) => w.dataSync().slice());
       r.model.dispose();
       return { r, events, weights };
@@ -77,15 +84,7 @@ describe('cross-labelling over HTTP', () => {
   });
 
   it('target not served: its own calibration.json answers in-process', async () => {
-    const events: ClientEvent[] = [];
-    const r = await runClient({
-      endpoints: [{ url: a.url }],
-      targetDir: dirB,
-      crossLabel: 0.5,
-      onEvent: (e) => events.push(e),
-      ...base,
-      ...fast,
-    });
+    const { r, events } = await recorded([a.url], dirB, 0.5);
     expect(events.some((e) => e.kind === 'label' && e.source === 'local:net-b')).toBe(true);
     r.model.dispose();
   });
@@ -116,15 +115,7 @@ describe('cross-labelling over HTTP', () => {
   });
 
   it("'auto' turns it off, saying why, when a network is not calibrated", async () => {
-    const events: ClientEvent[] = [];
-    const r = await runClient({
-      endpoints: [{ url: plain.url }, { url: b.url }],
-      targetDir: dirB,
-      crossLabel: 'auto',
-      onEvent: (e) => events.push(e),
-      ...base,
-      ...fast,
-    });
+    const { r, events } = await recorded([plain.url, b.url], dirB, 'auto');
     const skipped = events.find((e) => e.kind === 'cross-label-skipped');
     if (DEFAULT_RECIPE.crossLabel > 0) {
       expect(skipped).toMatchObject({ reason: expect.stringMatching(/net-a .* not calibrated/) });
@@ -137,15 +128,7 @@ describe('cross-labelling over HTTP', () => {
   });
 
   it("'auto' with every network calibrated: the recipe's weight, and its threshold follows", async () => {
-    const events: ClientEvent[] = [];
-    const r = await runClient({
-      endpoints: [{ url: a.url }, { url: b.url }],
-      targetDir: dirB,
-      crossLabel: 'auto',
-      onEvent: (e) => events.push(e),
-      ...base,
-      ...fast,
-    });
+    const { r, events } = await recorded([a.url, b.url], dirB, 'auto');
     expect(r.settings).toEqual({ threshold: 0, crossLabel: DEFAULT_RECIPE.crossLabel });
     expect(events.some((e) => e.kind === 'cross-labelled')).toBe(DEFAULT_RECIPE.crossLabel > 0);
     r.model.dispose();

@@ -7,9 +7,10 @@ import { CALIBRATION_FILE } from '../../src/core/calibration';
 import { MANIFEST_FILE } from '../../src/core/manifest';
 import { loadNetwork, ModelFolderError } from '../../src/core/model-folder';
 import { createRng } from '../../src/core/rng';
+import type { Dataset } from '../../src/data/dataset';
 import { folderReader, pathExists } from '../../src/node/fs-atomic';
 import { initWasmBackend } from '../../src/node/wasm-backend';
-import { calibrateNetworkFolder, type LabelledImages } from '../../src/train/calibrate-folder';
+import { calibrateNetworkFolder } from '../../src/train/calibrate-folder';
 import { writeTinyNetwork } from '../fixtures/tiny-network';
 
 beforeAll(async () => {
@@ -17,7 +18,12 @@ beforeAll(async () => {
 });
 
 /** `count` seeded 28x28x1 images cycling through `labels`, each class a bright block of its own. */
-function images(labels: readonly number[], count: number, seed = 1, side = 28): LabelledImages {
+function images(
+  labels: readonly number[],
+  count: number,
+  seed = 1,
+  side = 28,
+): Omit<Dataset, 'name'> {
   const rng = createRng(seed);
   const px = side * side;
   const out = new Uint8Array(count * px);
@@ -54,7 +60,7 @@ describe('calibrateNetworkFolder', () => {
     const out = join(dirname(dir), 'calibrated');
     const tensors = tf.memory().numTensors;
     // 90 images: 72 of the network's classes, 18 of class 7 (ignored)
-    const got = await calibrateNetworkFolder({
+    const { manifest: got, calibration } = await calibrateNetworkFolder({
       modelDir: dir,
       outDir: out,
       images: images([1, 3, 7, 5, 1], 90),
@@ -76,6 +82,7 @@ describe('calibrateNetworkFolder', () => {
     const net = await loadNetwork(folderReader(out));
     expect(net.calibration?.classes).toEqual([1, 3, 5]);
     expect(net.calibration?.validationCount).toBe(72);
+    expect(net.calibration).toEqual(calibration);
     net.classifier.dispose();
     net.decoder.dispose();
   });
@@ -86,7 +93,7 @@ describe('calibrateNetworkFolder', () => {
     await calibrateNetworkFolder({ modelDir: dir, outDir: first, images: images([0, 2], 40) });
     const firstFiles = await snapshot(first);
     const second = join(dirname(dir), 'second');
-    const m = await calibrateNetworkFolder({
+    const { manifest: m } = await calibrateNetworkFolder({
       modelDir: first,
       outDir: second,
       images: images([2, 0], 30, 3),
@@ -107,7 +114,7 @@ describe('calibrateNetworkFolder', () => {
     const { dir } = await writeTinyNetwork({ classes: [1, 3, 5] });
     const out = join(dirname(dir), 'out');
     const tensors = tf.memory().numTensors;
-    const run = (imgs: LabelledImages, outDir = out, modelDir = dir) =>
+    const run = (imgs: Omit<Dataset, 'name'>, outDir = out, modelDir = dir) =>
       calibrateNetworkFolder({ modelDir, outDir, images: imgs });
     await expect(run(images([0, 7], 20))).rejects.toThrow(
       /none of the 20 images is of net-a's classes 1,3,5/,
