@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   type ClientEvent,
+  CrossLabelScopeSchema,
   DEFAULT_RECIPE,
   formatConfusion,
   initClientBackend,
@@ -60,8 +61,9 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       help: 'keep a generated sample when its top soft label >= T',
     }),
     generator: flag(z.string().regex(GENERATOR_NAME_PATTERN, 'a generator name, e.g. vae'), {
-      value: 'NAME',
-      defaultHelp: "each endpoint's",
+      value: 'NAME|auto',
+      default: R.generator ?? 'auto',
+      defaultHelp: `auto (${R.generators.join(', then ')} where an endpoint offers it, else its default)`,
       help: `generator asked of every endpoint (${builtinGenerators().names().join(', ')})`,
     }),
     'label-temperature': flag(z.coerce.number().positive(), {
@@ -74,6 +76,11 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       default: 'auto',
       defaultHelp: `auto (weight ${R.crossLabel} when every endpoint and the target are calibrated, else off)`,
       help: "mix each sample's target with the fair ensemble of all networks at weight W (0: off); W > 0 needs every endpoint to answer POST /v1/label",
+    }),
+    'cross-label-scope': flag(CrossLabelScopeSchema, {
+      value: 'all|disputed',
+      default: R.crossLabelScope,
+      help: "which samples cross-labelling mixes: all, or only those the fair ensemble gives to another network than their sender's",
     }),
     fresh: recipeSwitch(
       R.freshSamples,
@@ -137,9 +144,14 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       default: 4,
       help: 'on network errors / 5xx (never on 4xx)',
     }),
-    balance: recipeSwitch(
-      R.balance,
-      'ask each endpoint for equal per-class quotas (may 422 when\na generator rarely makes some class)',
+    balance: flag(
+      z.enum(['on', 'off', 'auto']).transform((v) => (v === 'auto' ? 'auto' : v === 'on')),
+      {
+        value: 'on|off|auto',
+        default: R.balance,
+        defaultHelp: R.balance === 'auto' ? 'auto' : R.balance ? 'on' : 'off',
+        help: "ask each endpoint for equal per-class quotas (on may 422 when a\ngenerator rarely makes some class); auto: where the endpoint's\ngenerator makes samples of a requested class",
+      },
     ),
     'data-dir': flag(z.string(), {
       value: 'DIR',
@@ -239,6 +251,7 @@ runMain(async () => {
     labelTemperature: raw.labelTemperature,
     freshSamples: raw.fresh,
     crossLabel: raw.crossLabel,
+    crossLabelScope: raw.crossLabelScope,
     ...(ownImages ? { ownImages } : {}),
     schedule: {
       epochs: raw.epochs,
@@ -258,7 +271,10 @@ runMain(async () => {
     '',
     `target ${result.targetId}: classes ${result.classes.join(',')}`,
     `sources: ${result.sources.map((s) => `${s.networkId} ${s.count}`).join(', ')}`,
-    `threshold ${result.settings.threshold}, cross-labelling ${result.settings.crossLabel > 0 ? `at weight ${result.settings.crossLabel}` : 'off'}`,
+    `generators: ${Object.entries(result.settings.generators)
+      .map(([id, g]) => `${id} ${g.generator}${g.balance ? ' (balanced quotas)' : ''}`)
+      .join(', ')}`,
+    `threshold ${result.settings.threshold}, cross-labelling ${result.settings.crossLabel > 0 ? `at weight ${result.settings.crossLabel} (${result.settings.crossLabelScope} samples)` : 'off'}`,
   ];
   if (result.target && result.merged) {
     lines.push(

@@ -13,6 +13,7 @@
  *   typicality   keep a sample only when its owner's Mahalanobis score is at least the V-th
  *                quantile of the owner's own validation scores (the fair ensemble's score)
  *   relabel      soft targets (1 - V) x the sender's labels + V x the fair ensemble's
+ *                (`disputed-V`: only where the ensemble's top class is another network's)
  *   image-stats  brightness, ink and sharpness of each network's samples against real test
  *                images of the same class (no fine-tuning; give --values none)
  * The probes live in src/experiment/probes/.
@@ -44,14 +45,15 @@ const VALUE_PATTERNS: Record<(typeof PROBES)[number], RegExp> = {
   blur: /^(none|sharpen-(\d+(\.\d*)?|\.\d+)|\d+(\.\d*)?|\.\d+)$/,
   'real-aligned': NUMBER,
   typicality: /^(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
-  relabel: /^(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
+  relabel: /^(disputed-)?(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
   'image-stats': /^none$/,
 };
 const VALUE_HELP: Record<(typeof PROBES)[number], string> = {
   blur: 'none, a blur sigma (e.g. 0.6) or sharpen-AMOUNT',
   'real-aligned': 'domain weights >= 0 (0: no domain classifier)',
   typicality: 'quantiles in [0, 1]',
-  relabel: 'mixing weights in [0, 1]',
+  relabel:
+    'mixing weights in [0, 1], or disputed-W (only samples the ensemble gives another network)',
   'image-stats': 'none',
 };
 
@@ -75,7 +77,7 @@ const cli = defineCli({
       z
         .string()
         .transform((s) => s.split(',').filter(Boolean))
-        .pipe(z.array(z.string().regex(/^(none|sharpen-)?[0-9.]*$/)).min(1)),
+        .pipe(z.array(z.string().regex(/^(none|sharpen-|disputed-)?[0-9.]*$/)).min(1)),
       { value: 'LIST', help: 'variants, e.g. none,0.6,1,sharpen-1 (blur) or 0,0.3 (others)' },
     ),
     'validation-fraction': flag(z.coerce.number().min(0.01).max(0.5), {

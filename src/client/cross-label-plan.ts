@@ -1,5 +1,11 @@
 import type { LoadedNetwork } from '../core/model-folder';
-import { crossLabel, endpointLabelSource, type LabelSource, localLabelSource } from './cross-label';
+import {
+  type CrossLabelScope,
+  crossLabel,
+  endpointLabelSource,
+  type LabelSource,
+  localLabelSource,
+} from './cross-label';
 import type { NetworkInfo } from './endpoint';
 import { ClientError } from './errors';
 import type { EndpointAddress, RetryOptions } from './http';
@@ -16,6 +22,7 @@ export type CrossLabelSetting = number | 'auto';
 
 export interface CrossLabelPlan {
   weight: number;
+  scope: CrossLabelScope;
   /** Every endpoint's POST /v1/label; the target's own folder is added when `local`. */
   sources: LabelSource[];
   /** No endpoint serves the target: its own calibration runs in-process. */
@@ -31,6 +38,7 @@ export function planCrossLabel(
   endpoints: readonly EndpointAddress[],
   target: LoadedNetwork,
   retry: RetryOptions,
+  scope: CrossLabelScope = DEFAULT_RECIPE.crossLabelScope,
 ): CrossLabelPlan {
   const auto = setting === 'auto';
   const weight = auto ? DEFAULT_RECIPE.crossLabel : (setting ?? 0);
@@ -38,13 +46,14 @@ export function planCrossLabel(
     throw new ClientError(`crossLabel ${weight} is not in 0..1`);
   }
   const local = !infos.some((i) => i.networkId === target.manifest.networkId);
-  if (weight === 0) return { weight: 0, sources: [], local };
+  if (weight === 0) return { weight: 0, scope, sources: [], local };
   if (auto) {
     const missing = infos.filter((i) => !i.labels).map((i) => `${i.networkId} (${i.endpoint})`);
     if (local && !target.calibration) missing.push(`${target.manifest.networkId} (the target)`);
     if (missing.length > 0) {
       return {
         weight: 0,
+        scope,
         sources: [],
         local,
         skipped: `cross-labelling off: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not calibrated (npm run calibrate, or train with --validation-fraction)`,
@@ -57,6 +66,7 @@ export function planCrossLabel(
   }
   return {
     weight,
+    scope,
     sources: infos.map((info, i) => endpointLabelSource(endpoints[i]!, info, retry)),
     local,
   };
@@ -73,6 +83,7 @@ export async function applyCrossLabel(
   try {
     return await crossLabel(merged, local ? [...plan.sources, local] : plan.sources, {
       weight: plan.weight,
+      scope: plan.scope,
       onProgress,
     });
   } finally {

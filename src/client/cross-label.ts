@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { MAX_LABEL_COUNT } from '../core/api';
 import {
   type CalibratedScorer,
@@ -96,9 +97,19 @@ export function localLabelSource(net: LoadedNetwork): LabelSource & { dispose():
   };
 }
 
+/** Which samples cross-labelling mixes (see `CrossLabelOptions.scope`). */
+export const CrossLabelScopeSchema = z.enum(['all', 'disputed']);
+export type CrossLabelScope = z.infer<typeof CrossLabelScopeSchema>;
+
 export interface CrossLabelOptions {
   /** w: the fair ensemble's share of each target (0..1). */
   weight: number;
+  /**
+   * Which samples are mixed: `all` (default), or `disputed`: only those whose fair-ensemble
+   * top class belongs to another network than their sender's; a sample the ensemble leaves
+   * with its sender's network keeps its sender's label unchanged.
+   */
+  scope?: CrossLabelScope;
   /** Label requests in flight per source. Default 2. */
   concurrency?: number;
   onProgress?: (p: { source: string; labelled: number; total: number }) => void;
@@ -147,20 +158,26 @@ export async function crossLabel(
   const f = fair.classes.length;
   const u = set.classes.length;
   const cols = set.classes.map((cl) => fair.classes.indexOf(cl));
+  // the network of each column (the first source that knows its class)
+  const owner = set.classes.map((cl) => sources.find((s) => s.classes.includes(cl))!.networkId);
+  const disputedOnly = opts.scope === 'disputed';
   const targets = new Float32Array(set.targets.length);
   let agree = 0;
   for (let i = 0; i < n; i++) {
     let sum = 0;
-    for (let k = 0; k < u; k++) sum += fair.values[i * f + cols[k]!]!;
     let sender = 0;
     let ensemble = 0;
     for (let k = 0; k < u; k++) {
-      const fe = fair.values[i * f + cols[k]!]! / Math.max(sum, 1e-9);
-      targets[i * u + k] = (1 - w) * set.targets[i * u + k]! + w * fe;
+      sum += fair.values[i * f + cols[k]!]!;
       if (set.targets[i * u + k]! > set.targets[i * u + sender]!) sender = k;
       if (fair.values[i * f + cols[k]!]! > fair.values[i * f + cols[ensemble]!]!) ensemble = k;
     }
     if (sender === ensemble) agree++;
+    const mix = disputedOnly && owner[sender] === owner[ensemble] ? 0 : w;
+    for (let k = 0; k < u; k++) {
+      const fe = fair.values[i * f + cols[k]!]! / Math.max(sum, 1e-9);
+      targets[i * u + k] = (1 - mix) * set.targets[i * u + k]! + mix * fe;
+    }
   }
   return { set: { ...set, targets }, agreement: n === 0 ? 1 : agree / n };
 }

@@ -18,6 +18,13 @@ import { parseAnswer } from './parse-answer';
  * manifest; we accept the digest as `modelDigest` or `digest`, and the image shape at the top
  * level or under `dataset`.
  */
+/** A generator an endpoint offers (from `GET /v1/network`). */
+export interface GeneratorOffer {
+  name: string;
+  /** It makes samples of a requested class (balanced quotas cost no rejections). */
+  targetsClasses: boolean;
+}
+
 export interface NetworkInfo {
   endpoint: string;
   networkId: string;
@@ -32,6 +39,9 @@ export interface NetworkInfo {
   labels?: boolean | undefined;
   /** Largest number of images one label request may carry, when the endpoint says. */
   maxLabelCount?: number | undefined;
+  /** The generators it offers and which one it uses when asked for none, when it says. */
+  generators?: GeneratorOffer[] | undefined;
+  defaultGenerator?: string | undefined;
   raw: unknown;
 }
 
@@ -79,6 +89,8 @@ export async function fetchNetworkInfo(
     packetFormatVersion: d.packetFormatVersion,
     labels: d.labels === true,
     maxLabelCount: typeof d.limits?.maxLabelCount === 'number' ? d.limits.maxLabelCount : undefined,
+    generators: d.generators?.map((g) => ({ name: g.name, targetsClasses: g.targetsClasses })),
+    defaultGenerator: d.defaultGenerator,
     raw: d,
   };
 }

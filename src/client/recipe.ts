@@ -1,3 +1,10 @@
+import type { CrossLabelScope } from './cross-label';
+
+/** A generator's name, or 'auto' (see `ClientRecipe.generator`). */
+export type GeneratorSetting = string | 'auto';
+/** Balanced quotas on or off, or 'auto' (see `ClientRecipe.balance`). */
+export type BalanceSetting = boolean | 'auto';
+
 import type { FinetuneSchedule } from './finetune';
 
 /**
@@ -10,10 +17,18 @@ export interface ClientRecipe {
   samplesPerClass: number;
   /** Keep a generated sample when its top soft label is at least this (no cross-labelling). */
   threshold: number;
-  /** Generator asked of every endpoint (undefined: each endpoint's default). */
-  generator: string | undefined;
-  /** Equal per-class quotas on every endpoint. */
-  balance: boolean;
+  /**
+   * Generator asked of every endpoint: a name, undefined (each endpoint's default), or 'auto':
+   * the first of `generators` the endpoint offers, else its default (generator-choice.ts).
+   */
+  generator: GeneratorSetting | undefined;
+  /** What 'auto' prefers, in order. */
+  generators: readonly string[];
+  /**
+   * Equal per-class quotas on every endpoint; 'auto': where the chosen generator makes
+   * samples of a requested class.
+   */
+  balance: BalanceSetting;
   /** Soft labels p^(1/T), renormalised (1: as the endpoint sent them). */
   labelTemperature: number;
   /** Every epoch on new samples (epochs x samples fetched, each seen once). */
@@ -28,18 +43,22 @@ export interface ClientRecipe {
    * was less sure of, so a lower threshold keeps useful boundary samples.
    */
   crossLabelThreshold: number;
+  /** Which samples cross-labelling mixes: all, or only those the ensemble disputes. */
+  crossLabelScope: CrossLabelScope;
   schedule: FinetuneSchedule;
 }
 
 export const DEFAULT_RECIPE: ClientRecipe = {
   samplesPerClass: 5000,
   threshold: 0.99,
-  generator: undefined,
-  balance: false,
+  generator: 'auto',
+  generators: ['class-mixture'],
+  balance: 'auto',
   labelTemperature: 1,
   freshSamples: false,
   crossLabel: 0.5,
   crossLabelThreshold: 0.9,
+  crossLabelScope: 'all',
   schedule: {
     epochs: 3,
     batchSize: 64,

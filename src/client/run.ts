@@ -1,127 +1,19 @@
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
 import { deriveSeed } from '../core/rng';
 import { folderReader } from '../node/fs-atomic';
-import {
-  applyCrossLabel,
-  type CrossLabelSetting,
-  planCrossLabel,
-  resolveThreshold,
-} from './cross-label-plan';
-import {
-  type FetchSetOptions,
-  fetchNetworkInfo,
-  fetchPacketSet,
-  type NetworkInfo,
-} from './endpoint';
+import { applyCrossLabel, planCrossLabel, resolveThreshold } from './cross-label-plan';
+import { type FetchSetOptions, fetchNetworkInfo, fetchPacketSet } from './endpoint';
 import { ClientError, EndpointError } from './errors';
-import { type Evaluation, evaluate, type LabelledImages, modelPredictor } from './evaluate';
-import {
-  DEFAULT_SCHEDULE,
-  type EpochInfo,
-  type FinetuneSchedule,
-  finetune,
-  widenClassifier,
-} from './finetune';
-import type { EndpointAddress, RetryOptions } from './http';
+import { evaluate, modelPredictor } from './evaluate';
+import { DEFAULT_SCHEDULE, type EpochInfo, finetune, widenClassifier } from './finetune';
+import { chooseGenerator, type GeneratorChoice, localMenu } from './generator-choice';
+import type { RetryOptions } from './http';
 import { mergeSets, oneHotSet, type SoftSet, withTemperature } from './merge';
 import { generateReplaySet } from './replay';
+import type { ClientEvent, RunClientOptions, RunClientResult } from './run-options';
 import { saveMergedFolder } from './save';
 
-export type ClientEvent =
-  | { kind: 'network'; info: NetworkInfo }
-  | { kind: 'download'; endpoint: string; kept: number; wanted: number; chunks: number }
-  | { kind: 'retry'; url: string; attempt: number; delayMs: number; message: string }
-  | { kind: 'replay'; source: string; count: number }
-  | { kind: 'merged'; count: number; classes: number[] }
-  | { kind: 'label'; source: string; labelled: number; total: number }
-  | { kind: 'cross-labelled'; count: number; agreement: number }
-  | { kind: 'cross-label-skipped'; reason: string }
-  | { kind: 'batch'; epoch: number; batch: number; batches: number; loss: number }
-  | ({ kind: 'epoch' } & EpochInfo)
-  | { kind: 'evaluated'; which: 'target' | 'merged'; accuracy: number }
-  | { kind: 'saved'; dir: string };
-
-export interface RunClientOptions extends RetryOptions {
-  endpoints: readonly EndpointAddress[];
-  /** The target network's model folder (its classifier is fine-tuned; nothing there is changed). */
-  targetDir: string;
-  /** Save the merged classifier here (atomically). */
-  outDir?: string | undefined;
-  /** Network id of the saved folder; default `<target>-merged`. */
-  outNetworkId?: string | undefined;
-  /** Samples to fetch from each endpoint (after the threshold). */
-  samplesPerNetwork?: number;
-  /** Or: samples per class of each endpoint's network (the paper: 5000); wins when set. */
-  samplesPerClass?: number | undefined;
-  /**
-   * Samples of the target's own replay set. Taken from an endpoint that serves the target
-   * itself (same network id and digest) when one is listed, else generated locally from the
-   * target's folder. Default: samplesPerNetwork; 0 turns replay off.
-   */
-  replaySamples?: number | undefined;
-  /**
-   * Keep samples whose top soft label reaches this; 'auto': the default recipe's
-   * (`crossLabelThreshold` while cross-labelling, else `threshold`). Absent: 0.
-   */
-  threshold?: number | 'auto' | undefined;
-  seed: number;
-  chunkSize?: number;
-  /** Packet requests in flight across all endpoints. Default 4. */
-  concurrency?: number;
-  generator?: string | undefined;
-  /**
-   * Ask each endpoint for equal per-class quotas (`classes=` all its classes), which is how
-   * "N samples per class" is reached with an unconditional generator: the endpoint keeps
-   * generating until every class (by the classifier's argmax) has its share. A generator
-   * that rarely makes some class exhausts the endpoint's attempt budget (HTTP 422), so this
-   * is off by default: samples then follow the generator's own class mix.
-   */
-  balanceClasses?: boolean;
-  allowOverlap?: boolean;
-  schedule?: Partial<FinetuneSchedule>;
-  /** Soft labels p^(1/T), renormalised, for every source (default 1: as sent). */
-  labelTemperature?: number | undefined;
-  /**
-   * Every fine-tuning epoch on new samples: `epochs` times the samples are fetched (new
-   * seeds) and the schedule makes one pass over them, so no sample is seen twice; the
-   * learning-rate schedule over the steps is the same.
-   */
-  freshSamples?: boolean | undefined;
-  /**
-   * The target's own real training images (labels = class ids). When given they stand in
-   * for its generated replay, with one-hot labels. The paper's protocol uses replay.
-   */
-  ownImages?: LabelledImages | undefined;
-  /**
-   * Cross-labelling (src/client/cross-label.ts): weight w in 0..1 (0 or absent: off), or
-   * 'auto' (the default recipe's weight when every network is calibrated, else off). Every
-   * sample's target becomes (1 - w) x its sender's soft label + w x the fair ensemble's
-   * answer, each network's calibrated answer asked of its endpoint (`POST /v1/label`), the
-   * target's own from its folder's calibration.json when no endpoint serves it.
-   */
-  crossLabel?: CrossLabelSetting | undefined;
-  /** Evaluate the target before and the merged classifier after on this set. */
-  test?: LabelledImages | undefined;
-  onEvent?: (e: ClientEvent) => void;
-}
-
-export interface RunClientResult {
-  targetId: string;
-  classes: number[];
-  sources: { source: string; networkId: string; count: number }[];
-  history: EpochInfo[];
-  /** The threshold and cross-labelling weight used (what 'auto' resolved to). */
-  settings: { threshold: number; crossLabel: number };
-  /** With cross-labelling: how often the fair ensemble's top class was the sender's. */
-  crossLabelAgreement?: number;
-  target?: Evaluation;
-  merged?: Evaluation;
-  savedTo?: string;
-  /** The fine-tuned classifier (columns = classes); the caller disposes it. */
-  model: tfl.LayersModel;
-  seconds: { fetch: number; finetune: number; total: number };
-}
+export type { ClientEvent, RunClientOptions, RunClientResult } from './run-options';
 
 /**
  * The client end to end: describe every endpoint, fetch verified packets in seeded chunks,
@@ -208,15 +100,28 @@ async function runWithTarget(
       );
     }
   }
-  const plan = planCrossLabel(opts.crossLabel, infos, opts.endpoints, target, retry);
+  const plan = planCrossLabel(
+    opts.crossLabel,
+    infos,
+    opts.endpoints,
+    target,
+    retry,
+    opts.crossLabelScope,
+  );
   if (plan.skipped) emit({ kind: 'cross-label-skipped', reason: plan.skipped });
   const served = !plan.local;
   const threshold = resolveThreshold(opts.threshold, plan);
   const perEndpoint = Math.max(1, Math.floor((opts.concurrency ?? 4) / infos.length));
+  const choices: Record<string, GeneratorChoice> = {};
   const fetched = await Promise.all(
     infos.map((info, i) => {
       const isTarget = info.networkId === target.manifest.networkId;
       if (isTarget && opts.ownImages) return undefined; // its real images stand in below
+      const choice = chooseGenerator(opts.generator, opts.balanceClasses, {
+        offered: info.generators,
+        defaultGenerator: info.defaultGenerator,
+      });
+      choices[info.networkId] = choice;
       const own = samplesFor(opts, info.classes.length);
       const samples = isTarget ? (opts.replaySamples ?? own) : own;
       const fo: FetchSetOptions = {
@@ -225,8 +130,8 @@ async function runWithTarget(
         seed: deriveSeed(opts.seed, info.networkId),
         threshold,
         concurrency: perEndpoint,
-        generator: opts.generator,
-        classes: opts.balanceClasses ? info.classes : undefined,
+        generator: choice.named ? choice.generator : undefined,
+        classes: choice.balance ? info.classes : undefined,
         ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }),
         onProgress: (p) => emit({ kind: 'download', ...p }),
       };
@@ -240,12 +145,14 @@ async function runWithTarget(
   if (opts.ownImages) {
     sets.push(oneHotSet(`own:${target.manifest.networkId}`, target.manifest, opts.ownImages));
   } else if (!served && replaySamples > 0) {
+    const choice = chooseGenerator(opts.generator, opts.balanceClasses, localMenu(target.manifest));
+    choices[target.manifest.networkId] = choice;
     const replay = await generateReplaySet(target, {
       samples: replaySamples,
       seed: deriveSeed(opts.seed, `replay-${target.manifest.networkId}`),
       threshold,
-      generator: opts.generator,
-      classes: opts.balanceClasses ? target.manifest.classes : undefined,
+      generator: choice.generator,
+      classes: choice.balance ? target.manifest.classes : undefined,
     });
     emit({ kind: 'replay', source: replay.source, count: replay.count });
     sets.push(replay);
@@ -328,7 +235,17 @@ async function runWithTarget(
     classes: merged.classes,
     sources: merged.sources,
     history,
-    settings: { threshold, crossLabel: plan.weight },
+    settings: {
+      threshold,
+      crossLabel: plan.weight,
+      crossLabelScope: plan.scope,
+      generators: Object.fromEntries(
+        Object.entries(choices).map(([id, c]) => [
+          id,
+          { generator: c.generator, balance: c.balance },
+        ]),
+      ),
+    },
     ...(crossLabelAgreement === undefined ? {} : { crossLabelAgreement }),
     ...(before ? { target: before } : {}),
     ...(after ? { merged: after } : {}),

@@ -165,6 +165,11 @@ export const NetworkDescriptionReadSchema = NetworkDescriptionSchema.pick({
     maxCount: z.number().int().positive().optional(),
     packetFormatVersion: z.number().int().optional(),
     labels: z.boolean().optional(),
+    generators: z
+      .array(GeneratorDescriptionSchema.pick({ name: true, targetsClasses: true }).loose())
+      .max(1000)
+      .optional(),
+    defaultGenerator: z.string().optional(),
   })
   .loose();
 

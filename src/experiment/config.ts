@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CrossLabelScopeSchema } from '../client/cross-label';
 import { ArchitectureInfoSchema, NetworkIdSchema, VariantSchema } from '../core/manifest';
 
 /** The fine-tuning schedule's settings (see FinetuneSchedule in src/client/finetune.ts). */
@@ -30,9 +31,10 @@ export const RecipeSchema = z.strictObject({
   variant: VariantSchema.optional(),
   samplesPerClass: z.number().int().positive().optional(),
   threshold: z.number().min(0).max(1).optional(),
+  /** A generator's name, or 'auto' (the client's per-endpoint choice, generator-choice.ts). */
   generator: z.string().optional(),
-  /** Equal per-class quotas on every endpoint. */
-  balance: z.boolean().optional(),
+  /** Equal per-class quotas on every endpoint; 'auto': where its generator targets classes. */
+  balance: z.union([z.boolean(), z.literal('auto')]).optional(),
   /** Soft labels sharpened (< 1) or softened (> 1): p^(1/T), renormalised. */
   labelTemperature: z.number().positive().optional(),
   /**
@@ -45,6 +47,8 @@ export const RecipeSchema = z.strictObject({
    * every network asked over HTTP (`POST /v1/label`); needs train.validationFraction.
    */
   crossLabel: z.number().min(0).max(1).optional(),
+  /** Which samples cross-labelling mixes: all (default) or only those the ensemble disputes. */
+  crossLabelScope: CrossLabelScopeSchema.optional(),
   /** What the target contributes for its own classes: its generated replay (the paper) or its real images. */
   ownData: z.enum(['replay', 'real']).optional(),
   finetune: FinetuneConfigSchema.partial().optional(),

@@ -16,6 +16,9 @@ export const BEST_RECIPE: Recipe = {
   labelTemperature: DEFAULT_RECIPE.labelTemperature,
   freshSamples: DEFAULT_RECIPE.freshSamples,
   ...(DEFAULT_RECIPE.crossLabel > 0 ? { crossLabel: DEFAULT_RECIPE.crossLabel } : {}),
+  ...(DEFAULT_RECIPE.crossLabel > 0 && DEFAULT_RECIPE.crossLabelScope !== 'all'
+    ? { crossLabelScope: DEFAULT_RECIPE.crossLabelScope }
+    : {}),
   finetune: { ...DEFAULT_RECIPE.schedule },
 };
 

@@ -6,7 +6,7 @@ import {
   type MemberAnswer,
   scoreImages,
 } from '../core/calibration';
-import { builtinGenerators, DEFAULT_GENERATOR, type GeneratorRegistry } from '../core/generators';
+import { builtinGenerators, defaultGeneratorFor, type GeneratorRegistry } from '../core/generators';
 import { portableKernels } from '../core/kernels/override';
 import { sha256Hex } from '../core/manifest';
 import type { LoadedNetwork } from '../core/model-folder';
@@ -245,8 +245,5 @@ export function publicNetwork(served: ServedNetwork): NetworkDescription {
 }
 
 export function defaultGenerator(served: ServedNetwork): string {
-  const available = served.generators.availableFor(served.net.manifest).map((g) => g.name);
-  return available.includes(DEFAULT_GENERATOR)
-    ? DEFAULT_GENERATOR
-    : (available[0] ?? DEFAULT_GENERATOR);
+  return defaultGeneratorFor(served.generators, served.net.manifest);
 }

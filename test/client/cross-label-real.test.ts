@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClientError,
   type ClientEvent,
+  type CrossLabelScope,
   type CrossLabelSetting,
   initClientBackend,
   resolveThreshold,
@@ -28,7 +29,11 @@ const base = {
 
 beforeAll(async () => {
   await initClientBackend('wasm');
-  const netA = await writeCalibratedTinyNetwork({ networkId: 'net-a', classes: [1, 3, 5] });
+  const netA = await writeCalibratedTinyNetwork({
+    networkId: 'net-a',
+    classes: [1, 3, 5],
+    mixtures: true,
+  });
   const netB = await writeCalibratedTinyNetwork({ networkId: 'net-b', classes: [0, 2] });
   const netAPlain = await writeTinyNetwork({ networkId: 'net-a', classes: [1, 3, 5] });
   dirBPlain = (await writeTinyNetwork({ networkId: 'net-b', classes: [0, 2] })).dir;
@@ -43,12 +48,18 @@ afterAll(async () => {
 });
 
 /** runClient against `urls` (target: its folder `targetDir`), with the events it emitted. */
-async function recorded(urls: string[], targetDir: string, crossLabel: CrossLabelSetting) {
+async function recorded(
+  urls: string[],
+  targetDir: string,
+  crossLabel: CrossLabelSetting,
+  crossLabelScope?: CrossLabelScope,
+) {
   const events: ClientEvent[] = [];
   const r = await runClient({
     endpoints: urls.map((url) => ({ url })),
     targetDir,
     crossLabel,
+    crossLabelScope,
     onEvent: (e) => events.push(e),
     ...base,
     ...fast,
@@ -89,6 +100,35 @@ describe('cross-labelling over HTTP', () => {
     r.model.dispose();
   });
 
+  it("generator 'auto': class mixtures with balanced quotas where offered, else the default", async () => {
+    const run = (balanceClasses: boolean | 'auto') =>
+      runClient({
+        endpoints: [{ url: a.url }, { url: b.url }],
+        targetDir: dirB,
+        generator: 'auto',
+        balanceClasses,
+        ...base,
+        ...fast,
+      });
+    const r = await run(false);
+    expect(r.settings.generators).toEqual({
+      'net-a': { generator: 'class-mixture', balance: false },
+      'net-b': { generator: 'vae', balance: false },
+    });
+    r.model.dispose();
+    // balance 'auto' asks net-a for per-class quotas of its mixtures; this untrained network's
+    // classifier puts nearly every sample in one class, so the endpoint refuses (422), and the
+    // refused request shows what was asked
+    await expect(run('auto')).rejects.toThrow(/generator=class-mixture&classes=1%2C3%2C5/);
+  });
+
+  it("scope 'disputed' reaches the cross-labelling and is reported", async () => {
+    const { r, events } = await recorded([a.url, b.url], dirB, 0.5, 'disputed');
+    expect(r.settings).toMatchObject({ crossLabel: 0.5, crossLabelScope: 'disputed' });
+    expect(events.some((e) => e.kind === 'cross-labelled')).toBe(true);
+    r.model.dispose();
+  });
+
   it('a weight with an uncalibrated endpoint or target: refused before any packet, naming the fix', async () => {
     const kinds: string[] = [];
     const err = await runClient({
@@ -123,13 +163,21 @@ describe('cross-labelling over HTTP', () => {
       expect(skipped).toBeUndefined();
     }
     expect(r.crossLabelAgreement).toBeUndefined();
-    expect(r.settings).toEqual({ threshold: 0, crossLabel: 0 });
+    expect(r.settings).toMatchObject({
+      threshold: 0,
+      crossLabel: 0,
+      crossLabelScope: DEFAULT_RECIPE.crossLabelScope,
+    });
     r.model.dispose();
   });
 
   it("'auto' with every network calibrated: the recipe's weight, and its threshold follows", async () => {
     const { r, events } = await recorded([a.url, b.url], dirB, 'auto');
-    expect(r.settings).toEqual({ threshold: 0, crossLabel: DEFAULT_RECIPE.crossLabel });
+    expect(r.settings).toMatchObject({
+      threshold: 0,
+      crossLabel: DEFAULT_RECIPE.crossLabel,
+      crossLabelScope: DEFAULT_RECIPE.crossLabelScope,
+    });
     expect(events.some((e) => e.kind === 'cross-labelled')).toBe(DEFAULT_RECIPE.crossLabel > 0);
     r.model.dispose();
     const weight = (w: number) => ({ weight: w });

@@ -93,6 +93,41 @@ describe('cross-labelling', () => {
     expect(Array.from(input.targets)).toEqual(before);
   });
 
+  it("scope 'disputed' mixes only samples the ensemble gives to another network", async () => {
+    const input = set();
+    const { set: out, agreement } = await crossLabel(input, [a, b], {
+      weight: 0.5,
+      scope: 'disputed',
+    });
+    // samples 0-2: the ensemble's top class is the sender network's own: labels as sent
+    expect(Array.from(out.targets.subarray(0, 9))).toEqual(
+      Array.from(input.targets.subarray(0, 9)),
+    );
+    // sample 3 (sent by b, class 2; the ensemble says a's class 1): mixed as with scope 'all'
+    const all = await crossLabel(set(), [a, b], { weight: 0.5 });
+    Array.from(out.targets.subarray(9, 12)).forEach((v, k) => {
+      expect(v).toBeCloseTo(all.set.targets[9 + k]!, 6);
+    });
+    expect(agreement).toBe(0.75);
+  });
+
+  it("scope 'disputed' keeps a sample whose top class is another class of its sender", async () => {
+    // sample 0 sent by a as class 0; the ensemble says a's class 1: same network, kept
+    const flip = source(
+      'a',
+      [0, 1],
+      [{ score: 0.8, p: [0.2, 0.8] }, ...Array(3).fill({ score: 0.8, p: [0.5, 0.5] })],
+    );
+    const quiet = source('b', [2], Array(4).fill({ score: 0.01, p: [1] }));
+    const input = set();
+    const { set: out, agreement } = await crossLabel(input, [flip, quiet], {
+      weight: 0.5,
+      scope: 'disputed',
+    });
+    expect(Array.from(out.targets.subarray(0, 3))).toEqual([1, 0, 0]);
+    expect(agreement).toBeLessThan(1);
+  });
+
   it('weight 0 leaves every target as sent', async () => {
     const s = set();
     const { set: out } = await crossLabel(s, [a, b], { weight: 0 });

@@ -1,3 +1,4 @@
+import type { Manifest } from '../manifest';
 import { classMixtureGenerator } from './class-mixture';
 import { classPriorGenerator } from './class-prior';
 import { GeneratorRegistry } from './registry';
@@ -9,6 +10,17 @@ export type { GeneratorModels, GeneratorPlugin, SampleRequest } from './types';
 
 /** The paper's generator; what `?generator=` defaults to. */
 export const DEFAULT_GENERATOR = vaeGenerator.name;
+
+/**
+ * The generator a network uses when a request names none: the paper's when the network can
+ * offer it, else the first it offers (endpoints and the client's local replay alike).
+ */
+export function defaultGeneratorFor(registry: GeneratorRegistry, manifest: Manifest): string {
+  const available = registry.availableFor(manifest).map((g) => g.name);
+  return available.includes(DEFAULT_GENERATOR)
+    ? DEFAULT_GENERATOR
+    : (available[0] ?? DEFAULT_GENERATOR);
+}
 
 /**
  * The built-in generators. To add one: write a `GeneratorPlugin` in this folder and

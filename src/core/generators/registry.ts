@@ -8,6 +8,9 @@ export class GeneratorRegistry {
   register(plugin: GeneratorPlugin): this {
     if (!GENERATOR_NAME_PATTERN.test(plugin.name))
       throw new Error(`generator name ${plugin.name}: use [a-z0-9-]`);
+    if (plugin.name === 'auto') {
+      throw new Error("generator name auto is reserved: a client's --generator auto picks one");
+    }
     if (this.#plugins.has(plugin.name)) {
       throw new Error(`generator ${plugin.name} is already registered`);
     }

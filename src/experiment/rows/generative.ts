@@ -44,7 +44,7 @@ function canonical(v: unknown): string {
 
 /** Settings that rows cached before they existed did not record, at their value then. */
 function defaultOf(key: string): unknown {
-  return key === 'crossLabel' ? 0 : undefined;
+  return ({ crossLabel: 0, crossLabelScope: 'all' } as Record<string, unknown>)[key];
 }
 
 export function clientSettings(ctx: RepeatContext, row: RowSpec) {
@@ -63,6 +63,7 @@ export function clientSettings(ctx: RepeatContext, row: RowSpec) {
     freshSamples: r?.freshSamples ?? false,
     ownData: r?.ownData ?? 'replay',
     crossLabel: r?.crossLabel ?? 0,
+    crossLabelScope: r?.crossLabelScope ?? 'all',
     schedule: { ...finetune, ...definedOnly(r?.finetune ?? {}) } as typeof finetune,
   };
 }
@@ -100,6 +101,7 @@ export async function generativeRow(
       labelTemperature: settings.labelTemperature,
       freshSamples: settings.freshSamples,
       crossLabel: settings.crossLabel,
+      crossLabelScope: settings.crossLabelScope,
       schedule: settings.schedule,
       test: ctx.test,
       ...(settings.ownData === 'real' ? { ownImages: networkData(ctx)[ctx.target]!.train } : {}),
@@ -147,6 +149,7 @@ export async function generativeRow(
       },
       detail: {
         ...settings,
+        generators: res.settings.generators,
         sources: res.sources,
         targetAloneAccuracy: res.target?.accuracy,
         ...(res.crossLabelAgreement === undefined
