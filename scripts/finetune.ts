@@ -207,6 +207,13 @@ runMain(async () => {
           e.labelled === e.total,
         );
         break;
+      case 'balance-dropped':
+        log(
+          `balance:${e.endpoint}`,
+          `  ${e.endpoint}: balanced quotas could not be filled, fetching its own class mix instead (${e.message})`,
+          true,
+        );
+        break;
       case 'cross-label-skipped':
         log('cross', e.reason, true);
         break;

@@ -39,7 +39,9 @@ export async function generateReplaySet(net: LoadedNetwork, opts: ReplayOptions)
     },
     opts.limits ?? DEFAULT_SAMPLING_LIMITS,
   ).catch((e: unknown) => {
-    throw new ClientError(`replay for ${net.manifest.networkId}: ${(e as Error).message}`);
+    throw new ClientError(`replay for ${net.manifest.networkId}: ${(e as Error).message}`, {
+      cause: e,
+    });
   });
   return {
     source: `replay:${net.manifest.networkId}`,

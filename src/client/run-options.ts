@@ -17,6 +17,8 @@ export type ClientEvent =
   | { kind: 'label'; source: string; labelled: number; total: number }
   | { kind: 'cross-labelled'; count: number; agreement: number }
   | { kind: 'cross-label-skipped'; reason: string }
+  /** Balanced quotas ('auto') the endpoint could not fill: fetched without them instead. */
+  | { kind: 'balance-dropped'; endpoint: string; message: string }
   | { kind: 'batch'; epoch: number; batch: number; batches: number; loss: number }
   | ({ kind: 'epoch' } & EpochInfo)
   | { kind: 'evaluated'; which: 'target' | 'merged'; accuracy: number }

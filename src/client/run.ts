@@ -1,5 +1,6 @@
 import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
 import { deriveSeed } from '../core/rng';
+import { BudgetExhaustedError } from '../core/sampling';
 import { folderReader } from '../node/fs-atomic';
 import { applyCrossLabel, planCrossLabel, resolveThreshold } from './cross-label-plan';
 import { type FetchSetOptions, fetchNetworkInfo, fetchPacketSet } from './endpoint';
@@ -37,6 +38,15 @@ export async function runClient(opts: RunClientOptions): Promise<RunClientResult
     target.classifier.dispose();
     target.decoder.dispose();
   }
+}
+
+/**
+ * Quotas that could not be filled: the endpoint refused the request (422, e.g. its budget of
+ * candidates), or the local sampler ran out of its budget.
+ */
+function isUnfillable(e: unknown): boolean {
+  if (e instanceof EndpointError) return e.code === 'bad-request' && e.status === 422;
+  return e instanceof ClientError && e.cause instanceof BudgetExhaustedError;
 }
 
 function samplesFor(opts: RunClientOptions, classes: number): number {
@@ -135,9 +145,18 @@ async function runWithTarget(
         ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }),
         onProgress: (p) => emit({ kind: 'download', ...p }),
       };
-      return fetchPacketSet(opts.endpoints[i]!, info, fo).then(
-        (s): SoftSet => ({ ...s, source: s.endpoint }),
-      );
+      const fetchSet = (o: FetchSetOptions) =>
+        fetchPacketSet(opts.endpoints[i]!, info, o).then(
+          (s): SoftSet => ({ ...s, source: s.endpoint }),
+        );
+      return fetchSet(fo).catch((e: unknown) => {
+        // balanced quotas the endpoint cannot fill (HTTP 422): 'auto' asked for them, so it
+        // takes the generator's own class mix instead; an explicit choice stays an error
+        if (!(opts.balanceClasses === 'auto' && choice.balance && isUnfillable(e))) throw e;
+        choice.balance = false;
+        emit({ kind: 'balance-dropped', endpoint: info.endpoint, message: (e as Error).message });
+        return fetchSet({ ...fo, classes: undefined });
+      });
     }),
   );
   const sets = fetched.filter((s): s is SoftSet => s !== undefined);
@@ -147,12 +166,19 @@ async function runWithTarget(
   } else if (!served && replaySamples > 0) {
     const choice = chooseGenerator(opts.generator, opts.balanceClasses, localMenu(target.manifest));
     choices[target.manifest.networkId] = choice;
-    const replay = await generateReplaySet(target, {
-      samples: replaySamples,
-      seed: deriveSeed(opts.seed, `replay-${target.manifest.networkId}`),
-      threshold,
-      generator: choice.generator,
-      classes: choice.balance ? target.manifest.classes : undefined,
+    const replayWith = (balance: boolean) =>
+      generateReplaySet(target, {
+        samples: replaySamples,
+        seed: deriveSeed(opts.seed, `replay-${target.manifest.networkId}`),
+        threshold,
+        generator: choice.generator,
+        classes: balance ? target.manifest.classes : undefined,
+      });
+    const replay = await replayWith(choice.balance).catch((e: unknown) => {
+      if (!(opts.balanceClasses === 'auto' && choice.balance && isUnfillable(e))) throw e;
+      choice.balance = false;
+      emit({ kind: 'balance-dropped', endpoint: 'local', message: (e as Error).message });
+      return replayWith(false);
     });
     emit({ kind: 'replay', source: replay.source, count: replay.count });
     sets.push(replay);

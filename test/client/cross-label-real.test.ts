@@ -101,12 +101,13 @@ describe('cross-labelling over HTTP', () => {
   });
 
   it("generator 'auto': class mixtures with balanced quotas where offered, else the default", async () => {
-    const run = (balanceClasses: boolean | 'auto') =>
+    const run = (balanceClasses: boolean | 'auto', onEvent?: (e: ClientEvent) => void) =>
       runClient({
         endpoints: [{ url: a.url }, { url: b.url }],
         targetDir: dirB,
         generator: 'auto',
         balanceClasses,
+        ...(onEvent ? { onEvent } : {}),
         ...base,
         ...fast,
       });
@@ -117,9 +118,40 @@ describe('cross-labelling over HTTP', () => {
     });
     r.model.dispose();
     // balance 'auto' asks net-a for per-class quotas of its mixtures; this untrained network's
-    // classifier puts nearly every sample in one class, so the endpoint refuses (422), and the
-    // refused request shows what was asked
-    await expect(run('auto')).rejects.toThrow(/generator=class-mixture&classes=1%2C3%2C5/);
+    // classifier puts nearly every sample in one class, so the endpoint refuses (422): 'auto'
+    // then takes the mixtures' own class mix, and says so
+    const events: ClientEvent[] = [];
+    const auto = await run('auto', (e) => events.push(e));
+    expect(events.find((e) => e.kind === 'balance-dropped')).toMatchObject({
+      endpoint: a.url,
+      message: expect.stringContaining('HTTP 422'),
+    });
+    expect(auto.settings.generators['net-a']).toEqual({
+      generator: 'class-mixture',
+      balance: false,
+    });
+    expect(auto.sources).toEqual(r.sources);
+    auto.model.dispose();
+    // asked for explicitly, the same quotas stay an error that names the request
+    await expect(run(true)).rejects.toThrow(/generator=class-mixture&classes=1%2C3%2C5/);
+  });
+
+  it("generator 'auto' for the target's replay made in-process: the same rule and fallback", async () => {
+    const mixedB = await writeTinyNetwork({ networkId: 'net-b', classes: [0, 2], mixtures: true });
+    const events: ClientEvent[] = [];
+    const r = await runClient({
+      endpoints: [{ url: a.url }],
+      targetDir: mixedB.dir,
+      generator: 'auto',
+      balanceClasses: 'auto',
+      onEvent: (e) => events.push(e),
+      ...base,
+      ...fast,
+    });
+    const dropped = events.flatMap((e) => (e.kind === 'balance-dropped' ? [e.endpoint] : []));
+    expect(dropped).toEqual([a.url, 'local']);
+    expect(r.settings.generators['net-b']).toEqual({ generator: 'class-mixture', balance: false });
+    r.model.dispose();
   });
 
   it("scope 'disputed' reaches the cross-labelling and is reported", async () => {

@@ -118,6 +118,8 @@ export async function generativeRow(
           ctx.log(
             `    cross-labelled: the fair ensemble agrees with the sender on ${(100 * e.agreement).toFixed(1)} %`,
           );
+        } else if (e.kind === 'balance-dropped') {
+          ctx.log(`    ${e.endpoint}: balanced quotas dropped (${e.message})`);
         } else if (e.kind === 'retry') {
           ctx.log(`    retry ${e.attempt}: ${e.message}`);
         }
