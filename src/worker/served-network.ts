@@ -105,6 +105,7 @@ export function labelImages(
       } finally {
         x.dispose();
       }
+      served.scheduler.batchDone();
       await yieldToEventLoop();
     }
     return { score, probabilities };

@@ -95,6 +95,8 @@ describe('POST /v1/label', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.headers.get('cache-control')).toBe('no-store');
     const body = LabelResponseSchema.parse(await res.json());
+    // 40 images in batches of 16: three batches, counted by the endpoint's scheduler
+    expect(served.scheduler.stats()).toMatchObject({ batches: 3, completed: 1 });
     expect(body).toMatchObject({
       networkId: 'net-c',
       modelDigest: net.digest,
