@@ -14,6 +14,8 @@
  *                quantile of the owner's own validation scores (the fair ensemble's score)
  *   relabel      soft targets (1 - V) x the sender's labels + V x the fair ensemble's
  *                (`disputed-V`: only where the ensemble's top class is another network's)
+ *   refine       5 gradient steps of size V on each sample towards its top class under its
+ *                sender's classifier (log-probability, normalised gradient), relabelled after
  *   image-stats  brightness, ink and sharpness of each network's samples against real test
  *                images of the same class (no fine-tuning; give --values none)
  * The probes live in src/experiment/probes/.
@@ -30,6 +32,7 @@ import { concatDatasets } from '../src/data/subsample';
 import { blurProbe } from '../src/experiment/probes/blur';
 import { imageStatsProbe } from '../src/experiment/probes/image-stats';
 import { realAlignedProbe } from '../src/experiment/probes/real-aligned';
+import { refineProbe } from '../src/experiment/probes/refine';
 import { relabelProbe } from '../src/experiment/probes/relabel';
 import { packets, type Repeat } from '../src/experiment/probes/repeat';
 import { typicalityProbe } from '../src/experiment/probes/typicality';
@@ -38,7 +41,7 @@ import { folderReader, pathExists, writeFolderAtomic } from '../src/node/fs-atom
 import { checkOutputFolder } from '../src/node/output-folder';
 import { networkDatasets } from '../src/train/train-network';
 
-const PROBES = ['blur', 'real-aligned', 'typicality', 'relabel', 'image-stats'] as const;
+const PROBES = ['blur', 'real-aligned', 'typicality', 'relabel', 'refine', 'image-stats'] as const;
 const NUMBER = /^(\d+(\.\d*)?|\.\d+)$/;
 /** What each probe's --values may hold. */
 const VALUE_PATTERNS: Record<(typeof PROBES)[number], RegExp> = {
@@ -46,6 +49,7 @@ const VALUE_PATTERNS: Record<(typeof PROBES)[number], RegExp> = {
   'real-aligned': NUMBER,
   typicality: /^(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
   relabel: /^(disputed-)?(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
+  refine: NUMBER,
   'image-stats': /^none$/,
 };
 const VALUE_HELP: Record<(typeof PROBES)[number], string> = {
@@ -54,6 +58,7 @@ const VALUE_HELP: Record<(typeof PROBES)[number], string> = {
   typicality: 'quantiles in [0, 1]',
   relabel:
     'mixing weights in [0, 1], or disputed-W (only samples the ensemble gives another network)',
+  refine: 'step sizes >= 0 (0: unrefined)',
   'image-stats': 'none',
 };
 
@@ -152,6 +157,7 @@ runMain(async () => {
     'real-aligned': (v) => realAlignedProbe(r, v),
     typicality: (v) => typicalityProbe(r, v, typicalityCandidates()),
     relabel: (v) => relabelProbe(r, v),
+    refine: (v) => refineProbe(r, v),
     'image-stats': () => imageStatsProbe(r, data.test),
   };
   const variants: Record<string, unknown>[] = [];
