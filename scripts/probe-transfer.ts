@@ -16,6 +16,8 @@
  *                (`disputed-V`: only where the ensemble's top class is another network's)
  *   refine       5 gradient steps of size V on each sample towards its top class under its
  *                sender's classifier (log-probability, normalised gradient), relabelled after
+ *   self-train   round 1 cross-labels at 0.5 and fine-tunes; round 2 mixes the round-1
+ *                network's answers into the targets at weight V and fine-tunes the target again
  *   image-stats  brightness, ink and sharpness of each network's samples against real test
  *                images of the same class (no fine-tuning; give --values none)
  * The probes live in src/experiment/probes/.
@@ -35,13 +37,22 @@ import { realAlignedProbe } from '../src/experiment/probes/real-aligned';
 import { refineProbe } from '../src/experiment/probes/refine';
 import { relabelProbe } from '../src/experiment/probes/relabel';
 import { packets, type Repeat } from '../src/experiment/probes/repeat';
+import { selfTrainProbe } from '../src/experiment/probes/self-train';
 import { typicalityProbe } from '../src/experiment/probes/typicality';
 import { CliError, defineCli, flag, runMain, switchFlag } from '../src/node/cli';
 import { folderReader, pathExists, writeFolderAtomic } from '../src/node/fs-atomic';
 import { checkOutputFolder } from '../src/node/output-folder';
 import { networkDatasets } from '../src/train/train-network';
 
-const PROBES = ['blur', 'real-aligned', 'typicality', 'relabel', 'refine', 'image-stats'] as const;
+const PROBES = [
+  'blur',
+  'real-aligned',
+  'typicality',
+  'relabel',
+  'refine',
+  'self-train',
+  'image-stats',
+] as const;
 const NUMBER = /^(\d+(\.\d*)?|\.\d+)$/;
 /** What each probe's --values may hold. */
 const VALUE_PATTERNS: Record<(typeof PROBES)[number], RegExp> = {
@@ -50,6 +61,7 @@ const VALUE_PATTERNS: Record<(typeof PROBES)[number], RegExp> = {
   typicality: /^(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
   relabel: /^(disputed-)?(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
   refine: NUMBER,
+  'self-train': /^(0(\.\d*)?|\.\d+|1(\.0*)?)$/,
   'image-stats': /^none$/,
 };
 const VALUE_HELP: Record<(typeof PROBES)[number], string> = {
@@ -59,6 +71,7 @@ const VALUE_HELP: Record<(typeof PROBES)[number], string> = {
   relabel:
     'mixing weights in [0, 1], or disputed-W (only samples the ensemble gives another network)',
   refine: 'step sizes >= 0 (0: unrefined)',
+  'self-train': "the round-1 network's share of the round-2 targets, in [0, 1]",
   'image-stats': 'none',
 };
 
@@ -158,6 +171,7 @@ runMain(async () => {
     typicality: (v) => typicalityProbe(r, v, typicalityCandidates()),
     relabel: (v) => relabelProbe(r, v),
     refine: (v) => refineProbe(r, v),
+    'self-train': (v) => selfTrainProbe(r, v),
     'image-stats': () => imageStatsProbe(r, data.test),
   };
   const variants: Record<string, unknown>[] = [];
