@@ -27,6 +27,8 @@ export interface NodeEndpointOptions {
   cacheBytes?: number | undefined;
   /** Overrides of the default limits (e.g. the packet queue's bound). */
   limits?: Partial<Limits> | undefined;
+  /** Serve only these generators (wrangler.toml's SERVED_GENERATORS; unset: every one). */
+  servedGenerators?: readonly string[] | undefined;
 }
 
 /** Load and verify the network (throws ModelFolderError naming a bad file), then listen. */
@@ -39,6 +41,7 @@ export async function startNodeEndpoint(
   const network = createServedNetwork(await loadNetwork(folderReader(opts.modelDir)), {
     kernels: 'fast',
     limits: opts.limits,
+    servedGenerators: opts.servedGenerators,
   });
   const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
   const app = createApp({

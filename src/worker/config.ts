@@ -14,6 +14,8 @@ export const EndpointVarsSchema = z.object({
   MAX_LABEL_COUNT: count(MAX_LABEL_COUNT).min(1).optional(),
   /** Comma-separated origins allowed by CORS, or `*`; unset or empty: no CORS headers. */
   CORS_ORIGINS: z.string().optional(),
+  /** Comma-separated generators the endpoint serves; unset or empty: every one it can. */
+  SERVED_GENERATORS: z.string().optional(),
 });
 export type EndpointVars = z.infer<typeof EndpointVarsSchema>;
 
@@ -42,6 +44,15 @@ export function limitsFromVars(v: EndpointVars): Partial<Limits> {
     ...(v.MAX_QUEUED_PACKETS !== undefined ? { maxQueuedPackets: v.MAX_QUEUED_PACKETS } : {}),
     ...(v.MAX_LABEL_COUNT !== undefined ? { maxLabelCount: v.MAX_LABEL_COUNT } : {}),
   };
+}
+
+/** SERVED_GENERATORS as a list (undefined when unset or empty: every generator). */
+export function servedGeneratorsFromVars(v: EndpointVars): string[] | undefined {
+  const list = (v.SERVED_GENERATORS ?? '')
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
+  return list.length > 0 ? list : undefined;
 }
 
 /** CORS_ORIGINS as a list (none when unset or empty). */

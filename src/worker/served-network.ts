@@ -42,6 +42,8 @@ export function createServedNetwork(
   opts: {
     limits?: Partial<Limits> | undefined;
     generators?: GeneratorRegistry;
+    /** Serve only these generators (an allow-list; unset: every one the network can). */
+    servedGenerators?: readonly string[] | undefined;
     kernels?: string;
   } = {},
 ): ServedNetwork {
@@ -50,9 +52,18 @@ export function createServedNetwork(
   if (!Number.isInteger(m) || m < 1 || m > MAX_LABEL_COUNT) {
     throw new Error(`limits.maxLabelCount is ${m}; it must be an integer in 1..${MAX_LABEL_COUNT}`);
   }
+  let generators = opts.generators ?? builtinGenerators();
+  if (opts.servedGenerators) {
+    generators = generators.only(opts.servedGenerators);
+    if (generators.availableFor(net.manifest).length === 0) {
+      throw new Error(
+        `${net.manifest.networkId} can make none of the served generators ${opts.servedGenerators.join(', ')}`,
+      );
+    }
+  }
   return {
     net,
-    generators: opts.generators ?? builtinGenerators(),
+    generators,
     limits,
     kernels: opts.kernels ?? 'stock',
     scheduler: createScheduler({

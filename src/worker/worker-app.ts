@@ -3,7 +3,12 @@ import { loadNetwork } from '../core/model-folder';
 import { createApp } from './app';
 import { initWorkerdBackend } from './backend-workerd';
 import { edgeCache } from './cache';
-import { corsOriginsFromVars, endpointVars, limitsFromVars } from './config';
+import {
+  corsOriginsFromVars,
+  endpointVars,
+  limitsFromVars,
+  servedGeneratorsFromVars,
+} from './config';
 import { createServedNetwork, type ServedNetwork } from './served-network';
 
 export interface ModelBundle {
@@ -23,14 +28,19 @@ export interface WorkerHandler {
 export function createWorker(bundle: ModelBundle): WorkerHandler {
   let served: Promise<ServedNetwork> | undefined;
   const load = async (env: unknown): Promise<ServedNetwork> => {
-    const limits = limitsFromVars(endpointVars(env));
+    const vars = endpointVars(env);
+    const limits = limitsFromVars(vars);
     await initWorkerdBackend();
     const net = await loadNetwork(async (path) => {
       const bytes = bundle.files[path];
       if (!bytes) throw new Error(`${path} is not in the Worker bundle`);
       return new Uint8Array(bytes);
     });
-    return createServedNetwork(net, { kernels: 'fast', limits });
+    return createServedNetwork(net, {
+      kernels: 'fast',
+      limits,
+      servedGenerators: servedGeneratorsFromVars(vars),
+    });
   };
   const app = createApp({
     network: (env) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endpointVars, limitsFromVars } from '../../src/worker/config';
+import { endpointVars, limitsFromVars, servedGeneratorsFromVars } from '../../src/worker/config';
 
 describe('endpoint vars (wrangler.toml [vars])', () => {
   it('MAX_LABEL_COUNT bounds a label request; out of 1..1024 is refused naming the var', () => {
@@ -13,5 +13,13 @@ describe('endpoint vars (wrangler.toml [vars])', () => {
     expect(
       limitsFromVars(endpointVars({ MAX_CONCURRENT_PACKETS: '2', MAX_QUEUED_PACKETS: '0' })),
     ).toEqual({ maxConcurrentPackets: 2, maxQueuedPackets: 0 });
+  });
+
+  it('SERVED_GENERATORS is a comma-separated allow-list; empty or unset: every generator', () => {
+    expect(
+      servedGeneratorsFromVars(endpointVars({ SERVED_GENERATORS: 'vae, class-prior' })),
+    ).toEqual(['vae', 'class-prior']);
+    expect(servedGeneratorsFromVars(endpointVars({ SERVED_GENERATORS: '' }))).toBeUndefined();
+    expect(servedGeneratorsFromVars(endpointVars({}))).toBeUndefined();
   });
 });

@@ -176,3 +176,35 @@ describe('generator plug-ins and class quotas', () => {
     );
   });
 });
+
+describe('an endpoint that serves only some generators (SERVED_GENERATORS)', () => {
+  it('lists and serves only those; asked for another, 400 naming what it offers', async () => {
+    const served = createServedNetwork(net, { servedGenerators: ['vae', 'class-prior'] });
+    const app = createApp({ network: async () => served, token: () => undefined });
+    const info = (await (await app.request('/v1/network')).json()) as {
+      generators: { name: string }[];
+      defaultGenerator: string;
+    };
+    expect(info.generators.map((g) => g.name)).toEqual(['vae', 'class-prior']);
+    expect(info.defaultGenerator).toBe('vae');
+    const refused = await app.request('/v1/packet?count=4&seed=1&generator=class-mixture');
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(
+      /no generator class-mixture; this network offers vae, class-prior/,
+    );
+    expect((await app.request('/v1/packet?count=4&seed=1&generator=class-prior')).status).toBe(200);
+  });
+
+  it('refuses an unknown name, and a list the network can make none of, at load', () => {
+    expect(() => createServedNetwork(net, { servedGenerators: ['vae', 'gan'] })).toThrow(
+      /unknown generator gan \(registered: vae, class-prior, class-mixture\)/,
+    );
+    const older = {
+      ...net,
+      manifest: { ...net.manifest, generator: { kind: 'other', latentSize: 8 } },
+    };
+    expect(() =>
+      createServedNetwork(older as LoadedNetwork, { servedGenerators: ['class-mixture'] }),
+    ).toThrow(/can make none of the served generators class-mixture/);
+  });
+});

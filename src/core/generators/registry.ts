@@ -26,6 +26,23 @@ export class GeneratorRegistry {
     return [...this.#plugins.keys()];
   }
 
+  /**
+   * A registry of only the named generators (an endpoint's allow-list, e.g. to keep a
+   * generator whose samples sit too near the training set off the wire). Throws on a name
+   * that is not registered, naming the known ones.
+   */
+  only(names: readonly string[]): GeneratorRegistry {
+    const unknown = names.filter((n) => !this.#plugins.has(n));
+    if (unknown.length > 0) {
+      throw new Error(
+        `unknown generator ${unknown.join(', ')} (registered: ${this.names().join(', ')})`,
+      );
+    }
+    const out = new GeneratorRegistry();
+    for (const n of names) out.register(this.#plugins.get(n)!);
+    return out;
+  }
+
   /** The generators this network can offer, in registration order. */
   availableFor(manifest: Manifest): GeneratorPlugin[] {
     return [...this.#plugins.values()].filter((p) => p.unavailableReason(manifest) === undefined);
