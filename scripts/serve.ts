@@ -1,12 +1,12 @@
 /**
  * npm run serve -- --network <id>[,<id>...] [--port 8787] [--host 127.0.0.1]
- *                  [--runtime workerd|node] [--token T] [--cors ORIGINS] [--model-dir <dir>]
+ *                  [--runtime workerd|node] [--token T] [--cors ORIGINS] [--generators LIST] [--model-dir <dir>]
  * Serves each network on --host (ports port, port+1, ...) until Ctrl-C. workerd runs
  * through wrangler's local dev runtime (no account, no network access); node uses the Node entry.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { NetworkIdSchema } from '../src/core/manifest';
+import { GENERATOR_NAME_PATTERN, NetworkIdSchema } from '../src/core/manifest';
 import { CliError, defineCli, flag, runMain } from '../src/node/cli';
 import { REPO_ROOT } from '../src/node/repo-root';
 import { initWasmBackend } from '../src/node/wasm-backend';
@@ -56,6 +56,14 @@ request: request id, method, path, status, milliseconds.`,
       defaultHelp: 'off',
       help: 'allow browsers on these origins (comma-separated, or *)',
     }),
+    generators: flag(
+      list(z.string().regex(GENERATOR_NAME_PATTERN, 'a generator name, e.g. vae'), 1),
+      {
+        value: 'LIST',
+        defaultHelp: 'every one the network can make',
+        help: 'serve only these generators (comma-separated; wrangler.toml\nSERVED_GENERATORS); npm run audit shows how near each sits to the data',
+      },
+    ),
     runtime: flag(z.enum(['workerd', 'node']), {
       value: 'R',
       default: 'workerd',
@@ -104,6 +112,7 @@ runMain(async () => {
       host: f.host,
       log: (line) => console.log(line),
       ...(f.cors?.length ? { corsOrigins: f.cors } : {}),
+      ...(f.generators?.length ? { servedGenerators: f.generators } : {}),
       ...(token ? { token } : {}),
     });
     running.push(ep);

@@ -21,6 +21,8 @@ export interface LocalEndpointOptions {
   token?: string;
   /** Packet queue bounds (the Worker's MAX_CONCURRENT_PACKETS / MAX_QUEUED_PACKETS vars). */
   limits?: Pick<Partial<Limits>, 'maxConcurrentPackets' | 'maxQueuedPackets'>;
+  /** Serve only these generators (the Worker's SERVED_GENERATORS var); absent: every one. */
+  servedGenerators?: string[];
   /**
    * workerd only: wait until /healthz answers with the network loaded (default true);
    * false resolves as soon as workerd listens (the first request then loads the network).
@@ -55,6 +57,7 @@ export async function startLocalEndpoint(opts: LocalEndpointOptions): Promise<Lo
     token: opts.token,
     limits: opts.limits,
     corsOrigins: opts.corsOrigins,
+    servedGenerators: opts.servedGenerators,
   };
   if (runtime === 'node') {
     const ep = await startNodeEndpoint({ ...common, log: opts.log ?? (() => undefined) });

@@ -18,6 +18,8 @@ export async function startWorkerdEndpoint(opts: {
   host?: string | undefined;
   token?: string | undefined;
   corsOrigins?: string[] | undefined;
+  /** Serve only these generators (the Worker's SERVED_GENERATORS var). */
+  servedGenerators?: readonly string[] | undefined;
   /** Packet queue bounds, passed as the Worker's vars. */
   limits?: Pick<Partial<Limits>, 'maxConcurrentPackets' | 'maxQueuedPackets'> | undefined;
   /** Wait for /healthz (loads the network); false returns as soon as workerd listens. */
@@ -49,6 +51,7 @@ export async function startWorkerdEndpoint(opts: {
         MAX_CONCURRENT_PACKETS: opts.limits?.maxConcurrentPackets,
         MAX_QUEUED_PACKETS: opts.limits?.maxQueuedPackets,
         CORS_ORIGINS: opts.corsOrigins?.join(','),
+        SERVED_GENERATORS: opts.servedGenerators?.join(','),
       }),
     },
     dev: {

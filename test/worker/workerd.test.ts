@@ -119,6 +119,29 @@ describe('edge endpoint in workerd', () => {
     await expectJsonError(await post(node.url, tooMany), 413, 'payload_too_large');
   });
 
+  it('SERVED_GENERATORS reaches the Worker: only those are listed and served', async () => {
+    const only = await startLocalEndpoint({
+      modelDir: dir,
+      runtime: 'workerd',
+      servedGenerators: ['class-prior'],
+    });
+    try {
+      const info = (await (await fetch(`${only.url}/v1/network`)).json()) as {
+        generators: { name: string }[];
+        defaultGenerator: string;
+      };
+      expect(info.generators.map((g) => g.name)).toEqual(['class-prior']);
+      expect(info.defaultGenerator).toBe('class-prior');
+      await expectJsonError(
+        await fetch(`${only.url}/v1/packet?count=4&seed=1&generator=vae`),
+        400,
+        'no generator vae',
+      );
+    } finally {
+      await only.stop();
+    }
+  });
+
   it('refuses a tampered weights file: at bundling, and in the Worker itself (503 naming it)', async () => {
     const { dir: bad } = await writeTinyNetwork({ networkId: 'net-t' });
     const bundle = await prepareWorkerBundle(bad);
