@@ -4,14 +4,26 @@
  * lying one) the stream is cancelled as soon as it passes the cap, so no more than `maxBytes`
  * are ever kept, whatever the other side sends. Returns undefined when the body is over the
  * cap. The endpoint reads request bodies with it, the client response bodies.
+ *
+ * `drainBytes` (a server's refusal): a body over the cap by at most this much is read to its
+ * end and discarded before returning, so the sender has finished sending when the refusal is
+ * answered. A server that answers while the client is still uploading and then closes can
+ * reset the connection, and the client may lose the answer (seen with workerd behind
+ * wrangler's dev proxy: a 413 whose JSON body arrived empty). Nothing drained is kept; a
+ * larger body is still cancelled at once.
  */
 export async function readBounded(
   message: Pick<Request | Response, 'headers' | 'body'>,
   maxBytes: number,
+  drainBytes = 0,
 ): Promise<Uint8Array | undefined> {
   const declared = message.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) {
-    await message.body?.cancel().catch(() => {});
+    if (Number(declared) <= maxBytes + drainBytes && message.body) {
+      await drain(message.body.getReader(), maxBytes + drainBytes);
+    } else {
+      await message.body?.cancel().catch(() => {});
+    }
     return undefined;
   }
   if (!message.body) return new Uint8Array(0);
@@ -23,7 +35,7 @@ export async function readBounded(
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
+      await drain(reader, maxBytes + drainBytes - total);
       return undefined;
     }
     chunks.push(value);
@@ -36,4 +48,19 @@ export async function readBounded(
     at += c.byteLength;
   }
   return body;
+}
+
+/** Read and discard at most `budget` more bytes to the stream's end; cancel it beyond. */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, budget: number) {
+  let left = budget;
+  try {
+    while (left >= 0) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      left -= value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // the sender went away: nothing left to drain
+  }
 }
