@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { NetworkDescriptionReadSchema, type PacketRequest, packetPath } from '../core/api';
+import {
+  type GeneratorDescription,
+  NetworkDescriptionReadSchema,
+  type PacketRequest,
+  packetPath,
+} from '../core/api';
 import type { ImageShape } from '../core/manifest';
 import {
   decodePacket,
@@ -14,17 +19,16 @@ import { type EndpointAddress, getWithRetry, mapPool, type RetryOptions } from '
 import { parseAnswer } from './parse-answer';
 
 /**
+ * A generator an endpoint offers (from `GET /v1/network`); `targetsClasses`: it makes samples
+ * of a requested class (balanced quotas cost no rejections).
+ */
+export type GeneratorOffer = Pick<GeneratorDescription, 'name' | 'targetsClasses'>;
+
+/**
  * What `GET /v1/network` tells us, normalised. The endpoint serves the public part of the
  * manifest; we accept the digest as `modelDigest` or `digest`, and the image shape at the top
  * level or under `dataset`.
  */
-/** A generator an endpoint offers (from `GET /v1/network`). */
-export interface GeneratorOffer {
-  name: string;
-  /** It makes samples of a requested class (balanced quotas cost no rejections). */
-  targetsClasses: boolean;
-}
-
 export interface NetworkInfo {
   endpoint: string;
   networkId: string;

@@ -49,6 +49,28 @@ function isUnfillable(e: unknown): boolean {
   return e instanceof ClientError && e.cause instanceof BudgetExhaustedError;
 }
 
+/**
+ * `fetch` with the choice's quotas. Quotas that 'auto' asked for and that cannot be filled are
+ * dropped (the generator's own class mix is fetched instead, `choice.balance` records it, an
+ * event says so); an explicit choice stays an error.
+ */
+async function withQuotaFallback<T>(
+  choice: GeneratorChoice,
+  opts: Pick<RunClientOptions, 'balanceClasses'>,
+  where: string,
+  emit: (e: ClientEvent) => void,
+  fetch: (balance: boolean) => Promise<T>,
+): Promise<T> {
+  try {
+    return await fetch(choice.balance);
+  } catch (e) {
+    if (!(opts.balanceClasses === 'auto' && choice.balance && isUnfillable(e))) throw e;
+    choice.balance = false;
+    emit({ kind: 'balance-dropped', endpoint: where, message: (e as Error).message });
+    return fetch(false);
+  }
+}
+
 function samplesFor(opts: RunClientOptions, classes: number): number {
   const passes = opts.freshSamples ? (opts.schedule?.epochs ?? DEFAULT_SCHEDULE.epochs) : 1;
   if (opts.samplesPerClass !== undefined) return opts.samplesPerClass * classes * passes;
@@ -141,22 +163,15 @@ async function runWithTarget(
         threshold,
         concurrency: perEndpoint,
         generator: choice.named ? choice.generator : undefined,
-        classes: choice.balance ? info.classes : undefined,
         ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }),
         onProgress: (p) => emit({ kind: 'download', ...p }),
       };
-      const fetchSet = (o: FetchSetOptions) =>
-        fetchPacketSet(opts.endpoints[i]!, info, o).then(
-          (s): SoftSet => ({ ...s, source: s.endpoint }),
-        );
-      return fetchSet(fo).catch((e: unknown) => {
-        // balanced quotas the endpoint cannot fill (HTTP 422): 'auto' asked for them, so it
-        // takes the generator's own class mix instead; an explicit choice stays an error
-        if (!(opts.balanceClasses === 'auto' && choice.balance && isUnfillable(e))) throw e;
-        choice.balance = false;
-        emit({ kind: 'balance-dropped', endpoint: info.endpoint, message: (e as Error).message });
-        return fetchSet({ ...fo, classes: undefined });
-      });
+      return withQuotaFallback(choice, opts, info.endpoint, emit, (balance) =>
+        fetchPacketSet(opts.endpoints[i]!, info, {
+          ...fo,
+          classes: balance ? info.classes : undefined,
+        }).then((s): SoftSet => ({ ...s, source: s.endpoint })),
+      );
     }),
   );
   const sets = fetched.filter((s): s is SoftSet => s !== undefined);
@@ -166,20 +181,15 @@ async function runWithTarget(
   } else if (!served && replaySamples > 0) {
     const choice = chooseGenerator(opts.generator, opts.balanceClasses, localMenu(target.manifest));
     choices[target.manifest.networkId] = choice;
-    const replayWith = (balance: boolean) =>
+    const replay = await withQuotaFallback(choice, opts, 'local', emit, (balance) =>
       generateReplaySet(target, {
         samples: replaySamples,
         seed: deriveSeed(opts.seed, `replay-${target.manifest.networkId}`),
         threshold,
         generator: choice.generator,
         classes: balance ? target.manifest.classes : undefined,
-      });
-    const replay = await replayWith(choice.balance).catch((e: unknown) => {
-      if (!(opts.balanceClasses === 'auto' && choice.balance && isUnfillable(e))) throw e;
-      choice.balance = false;
-      emit({ kind: 'balance-dropped', endpoint: 'local', message: (e as Error).message });
-      return replayWith(false);
-    });
+      }),
+    );
     emit({ kind: 'replay', source: replay.source, count: replay.count });
     sets.push(replay);
   }

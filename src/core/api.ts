@@ -110,6 +110,7 @@ export const GeneratorDescriptionSchema = z.object({
   version: z.number().int(),
   targetsClasses: z.boolean(),
 });
+export type GeneratorDescription = z.infer<typeof GeneratorDescriptionSchema>;
 
 export const EndpointLimitsSchema = z.object({
   maxCount: z.number().int().positive(),

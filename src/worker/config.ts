@@ -46,20 +46,21 @@ export function limitsFromVars(v: EndpointVars): Partial<Limits> {
   };
 }
 
-/** SERVED_GENERATORS as a list (undefined when unset or empty: every generator). */
-export function servedGeneratorsFromVars(v: EndpointVars): string[] | undefined {
-  const list = (v.SERVED_GENERATORS ?? '')
+/** A comma-separated var as a list of its trimmed items; undefined when unset or empty. */
+function commaList(value: string | undefined): string[] | undefined {
+  const list = (value ?? '')
     .split(',')
-    .map((g) => g.trim())
+    .map((item) => item.trim())
     .filter(Boolean);
   return list.length > 0 ? list : undefined;
 }
 
+/** SERVED_GENERATORS as a list (undefined when unset or empty: every generator). */
+export function servedGeneratorsFromVars(v: EndpointVars): string[] | undefined {
+  return commaList(v.SERVED_GENERATORS);
+}
+
 /** CORS_ORIGINS as a list (none when unset or empty). */
 export function corsOriginsFromVars(v: EndpointVars): string[] | undefined {
-  const list = (v.CORS_ORIGINS ?? '')
-    .split(',')
-    .map((o) => o.trim())
-    .filter(Boolean);
-  return list.length > 0 ? list : undefined;
+  return commaList(v.CORS_ORIGINS);
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { mergeSets, type SoftSet } from '../../client/merge';
+import { imagesTensor } from '../../core/calibration';
 import { deriveSeed } from '../../core/rng';
 import { packets, paperFinetune, type Repeat, score } from './repeat';
 
@@ -23,10 +24,7 @@ export function refineSet(set: SoftSet, classifier: tfl.LayersModel, eta: number
   for (let s = 0; s < set.count; s += 500) {
     const n = Math.min(500, set.count - s);
     const [out, labels] = tf.tidy(() => {
-      let x = tf.div(
-        tf.tensor4d(set.images.subarray(s * px, (s + n) * px), [n, h, w, c], 'int32'),
-        255,
-      ) as tf.Tensor4D;
+      let x = imagesTensor(set, s, n);
       const top = tf.argMax(tf.tensor2d(set.softLabels.subarray(s * k, (s + n) * k), [n, k]), 1);
       const mask = tf.oneHot(top as tf.Tensor1D, k);
       const logp = (v: tf.Tensor) =>

@@ -3,24 +3,17 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { crossLabel, scorerLabelSource } from '../../client/cross-label';
 import { calibrateMember, disposeMember } from '../../client/fair-ensemble';
 import { type MergedSet, mergeSets } from '../../client/merge';
+import { imagesTensor } from '../../core/calibration';
 import { deriveSeed } from '../../core/rng';
 import { packets, paperFinetune, type Repeat, score } from './repeat';
 
 /** `model`'s softmax over the set's classes for every sample of `set`. */
 export function predictSet(model: tfl.LayersModel, set: MergedSet): Float32Array {
-  const [h, w, c] = set.imageShape;
-  const px = h * w * c;
   const u = set.classes.length;
   const out = new Float32Array(set.count * u);
   for (let s = 0; s < set.count; s += 500) {
     const n = Math.min(500, set.count - s);
-    const p = tf.tidy(() => {
-      const x = tf.div(
-        tf.tensor4d(set.images.subarray(s * px, (s + n) * px), [n, h, w, c], 'int32'),
-        255,
-      );
-      return model.predict(x) as tf.Tensor;
-    });
+    const p = tf.tidy(() => model.predict(imagesTensor(set, s, n)) as tf.Tensor);
     out.set(p.dataSync(), s * u);
     p.dispose();
   }
