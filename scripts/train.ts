@@ -115,6 +115,17 @@ with --validation-fraction also calibration.json).`,
       default: 1,
       help: "weight of the VAE's KL term (1: the plain VAE). 0.25 gives sharper samples;\nit helped the merged network on Fashion-MNIST and hurt it on MNIST (docs/RESULTS.md)",
     }),
+    'adversarial-epochs': flag(int(0), {
+      value: 'N',
+      default: 0,
+      defaultHelp: '0, none',
+      help: "epochs of an adversarial stage after the VAE's: a critic learns to tell real\nimages from reconstructions and the VAE learns to fool it (sharper samples)",
+    }),
+    'adversarial-weight': flag(z.coerce.number().positive(), {
+      value: 'X',
+      default: 10,
+      help: "weight of the critic's term in the adversarial stage",
+    }),
     seed: flag(int(0).max(0xffffffff), {
       value: 'N',
       default: 1,

@@ -100,6 +100,10 @@ export const ManifestSchema = z.object({
     seed: z.number().int().nonnegative(),
     epochs: z.number().int().nonnegative(),
     vaeEpochs: z.number().int().nonnegative(),
+    /** The adversarial stage after the VAE's epochs, where it ran (`npm run train -- --adversarial-epochs`). */
+    adversarial: z
+      .object({ epochs: z.number().int().positive(), weight: z.number().positive() })
+      .optional(),
     batchSize: z.number().int().positive(),
     durationSeconds: z.number().nonnegative(),
     /** Accuracy of the classifier on the held-out (test) images of its own classes. */

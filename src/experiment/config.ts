@@ -92,6 +92,10 @@ export const ExperimentConfigSchema = z
       klWeight: z.number().positive().optional(),
       /** Weight of the VAE's perceptual term (default 1). */
       perceptualWeight: z.number().nonnegative().optional(),
+      /** Epochs of the adversarial stage after the VAE's (default 0: none). */
+      adversarialEpochs: z.number().int().nonnegative().optional(),
+      /** Weight of the critic's term in the adversarial stage (default 10). */
+      adversarialWeight: z.number().positive().optional(),
     }),
     share: z.strictObject({
       /** Generated samples per class per network (the paper: 5000). */

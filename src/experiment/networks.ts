@@ -93,6 +93,8 @@ export function trainingOptions(
     patience: t.patience,
     klWeight: t.klWeight,
     perceptualWeight: t.perceptualWeight,
+    adversarialEpochs: t.adversarialEpochs,
+    adversarialWeight: t.adversarialWeight,
     seed: ctx.seed,
     onEvent: (e) => {
       if (e.kind === 'epoch-end') {

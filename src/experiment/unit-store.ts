@@ -54,7 +54,7 @@ export function trainingPart(config: ExperimentConfig) {
 
 /**
  * The part of a config that each network's classifier and the baseline rows depend on: the
- * training settings without the generator's (VAE epochs, KL and perceptual weights, latent size, encoder and
+ * training settings without the generator's (VAE epochs, KL, perceptual and adversarial settings, latent size, encoder and
  * decoder), so a config that only changes the generator reuses classifiers and baselines.
  */
 export function classifierPart(config: ExperimentConfig) {
@@ -62,6 +62,8 @@ export function classifierPart(config: ExperimentConfig) {
     vaeEpochs: _e,
     klWeight: _k,
     perceptualWeight: _p,
+    adversarialEpochs: _ae,
+    adversarialWeight: _aw,
     latentSize: _l,
     architecture,
     ...train

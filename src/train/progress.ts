@@ -1,5 +1,5 @@
 /** What long training work reports; the CLI renders it, tests ignore or collect it. */
-export type TrainStage = 'classifier' | 'vae' | 'priors';
+export type TrainStage = 'classifier' | 'vae' | 'vae-adversarial' | 'priors';
 
 export type TrainEvent =
   | {

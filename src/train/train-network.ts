@@ -21,6 +21,7 @@ import type { Dataset, DatasetPair } from '../data/idx';
 import { selectClasses } from '../data/partition';
 import { splitValidation, subsample } from '../data/subsample';
 import { exportNetwork, type ManifestWithoutFiles } from '../node/model-export';
+import { trainVaeAdversarial } from './adversarial';
 import { evaluateClassifier, trainClassifier } from './classifier';
 import { encodeByClass } from './latent-codes';
 import { fitClassMixtures, fitClassPriors } from './latent-fit';
@@ -43,6 +44,13 @@ export interface TrainNetworkOptions {
   perceptualWeight?: number | undefined;
   /** Weight of the VAE's KL term (default 1). */
   klWeight?: number | undefined;
+  /**
+   * Epochs of the adversarial stage after the VAE's (default 0: none): a critic learns to
+   * tell real images from reconstructions and the VAE learns to fool it (`adversarial.ts`).
+   */
+  adversarialEpochs?: number | undefined;
+  /** Weight of the critic's term in the adversarial stage (default 10). */
+  adversarialWeight?: number | undefined;
   /** Train on at most this many (seeded random) samples of the network's classes. */
   maxTrainSamples?: number | undefined;
   /**
@@ -78,6 +86,7 @@ export const TRAIN_DEFAULTS = {
   batchSize: 64,
   learningRate: 1e-3,
   perceptualWeight: 1,
+  adversarialWeight: 10,
   /** Most latent mixture components per class (the `class-mixture` generator). */
   mixtureComponents: 16,
   /** Fewest training images behind one mixture component. */
@@ -196,6 +205,13 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
     seedFor,
   } = resolveOptions(opts);
   const imageShape = opts.data.train.imageShape;
+  const adversarial =
+    (opts.adversarialEpochs ?? 0) > 0
+      ? {
+          epochs: opts.adversarialEpochs!,
+          weight: opts.adversarialWeight ?? TRAIN_DEFAULTS.adversarialWeight,
+        }
+      : undefined;
   const classifier = opts.classifier ?? (await trainNetworkClassifier(opts));
   const convLayers = CLASSIFIER_CONV_NAMES.map((n) => classifier.getLayer(n));
   if (classifier.outputs[0]?.shape.at(-1) !== classes.length) {
@@ -226,7 +242,7 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
       opts.variant.loss === 'reconstruction'
         ? undefined
         : buildFeatureExtractor(classifier, PERCEPTUAL_LAYERS);
-    await trainVae(encoder, decoder, train, {
+    const vaeOptions = {
       network: opts.networkId,
       loss: opts.variant.loss,
       reconstruction: opts.variant.reconstruction,
@@ -238,7 +254,16 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
       learningRate,
       seed: seedFor('vae-train'),
       onEvent,
-    });
+    };
+    await trainVae(encoder, decoder, train, vaeOptions);
+    if (adversarial) {
+      await trainVaeAdversarial(encoder, decoder, train, {
+        ...vaeOptions,
+        epochs: adversarial.epochs,
+        weight: adversarial.weight,
+        seed: seedFor('vae-adversarial'),
+      });
+    }
     // Shared layers go back to trainable, so an exported classifier can be fine-tuned.
     if (combined) for (const l of convLayers) l.trainable = true;
 
@@ -270,6 +295,7 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
         seed: opts.seed,
         epochs: opts.epochs,
         vaeEpochs,
+        ...(adversarial ? { adversarial } : {}),
         batchSize,
         durationSeconds: Math.round((performance.now() - started) / 100) / 10,
         heldOutAccuracy: evaluation.accuracy,

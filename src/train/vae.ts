@@ -30,7 +30,7 @@ export interface TrainVaeOptions {
 }
 
 /** Standard normal noise from the seeded RNG (so training is reproducible). */
-function normalNoise(rng: Rng, shape: [number, number]): tf.Tensor2D {
+export function normalNoise(rng: Rng, shape: [number, number]): tf.Tensor2D {
   const v = new Float32Array(shape[0] * shape[1]);
   for (let i = 0; i < v.length; i++) v[i] = rng.normal();
   return tf.tensor2d(v, shape);
@@ -46,6 +46,8 @@ export function vaeLoss(
     TrainVaeOptions,
     'loss' | 'reconstruction' | 'features' | 'perceptualWeight' | 'klWeight'
   >,
+  /** A further term of the reconstructions (e.g. the adversarial stage's critic). */
+  extraTerm?: (xHat: tf.Tensor) => tf.Scalar,
 ): tf.Scalar {
   return tf.tidy(() => {
     const [zMean, zLogVar] = encoder.apply(x, { training: true }) as tf.Tensor[];
@@ -60,6 +62,7 @@ export function vaeLoss(
       const fxHat = opts.features.apply(xHat) as tf.Tensor[];
       total = tf.add(total, tf.mul(opts.perceptualWeight, perceptualLoss(fx, fxHat)));
     }
+    if (extraTerm) total = tf.add(total, extraTerm(xHat));
     return total as tf.Scalar;
   });
 }
