@@ -47,7 +47,7 @@ describe('the critic', () => {
           () => criticLoss(critic, real, blurred),
           true,
           trainableVariables(critic),
-        ),
+        )!,
       );
     }
     // the critic gets better at its job, so fooling it costs the generator more
