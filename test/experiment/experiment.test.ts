@@ -130,7 +130,10 @@ describe('experiment runner', () => {
       // other generator settings: new networks, but the classifiers and baselines are reused
       const regen: string[] = [];
       const fourth = await runExperiment({
-        config: { ...TINY, train: { ...TINY.train, klWeight: 0.5, perceptualWeight: 2 } },
+        config: {
+          ...TINY,
+          train: { ...TINY.train, klWeight: 0.5, perceptualWeight: 2, adversarialEpochs: 1 },
+        },
         repeats: 1,
         seed: 3,
         runsDir,
