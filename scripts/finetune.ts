@@ -125,7 +125,7 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
     }),
     'own-data': flag(z.string(), {
       value: 'DIR',
-      help: "dataset folder holding the target's own training images: they stand\nin for its generated replay (one-hot labels; only its classes used)",
+      help: "dataset folder holding the target's own training images: they stand\nin for its generated replay (one-hot labels; only its classes used). Helped on\nFashion-MNIST where the networks were trained with --adversarial-epochs, hurt\nwith plain VAEs (docs/RESULTS.md)",
     }),
     seed: flag(count(0), {
       value: 'N',
