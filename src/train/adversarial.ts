@@ -2,10 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ImageShape } from '../core/manifest';
 import type { Dataset } from '../data/idx';
-import { imageBatch } from './batches';
 import { trainableVariables } from './classifier';
-import { runAdamEpochs } from './loop';
-import { normalNoise, type TrainVaeOptions, vaeLoss } from './vae';
+import { reconstruct, runVaeEpochs, type TrainVaeOptions } from './vae';
 
 /**
  * The adversarial stage: after the VAE's own epochs, encoder and decoder go on training with
@@ -45,18 +43,6 @@ export function buildDiscriminator(imageShape: ImageShape, seed: number): tfl.La
   return tfl.model({ inputs: input, outputs: logit, name: 'critic' });
 }
 
-/** Reconstructions of `x` through the VAE (z sampled with `eps`), without training flags. */
-function reconstruct(
-  encoder: tfl.LayersModel,
-  decoder: tfl.LayersModel,
-  x: tf.Tensor4D,
-  eps: tf.Tensor2D,
-): tf.Tensor {
-  const [zMean, zLogVar] = encoder.apply(x, { training: true }) as tf.Tensor[];
-  const z = tf.add(zMean!, tf.mul(tf.exp(tf.mul(0.5, zLogVar!)), eps));
-  return decoder.apply(z, { training: true }) as tf.Tensor;
-}
-
 /** The critic's loss: real images towards logit > 0, reconstructions towards < 0. */
 export function criticLoss(critic: tfl.LayersModel, real: tf.Tensor, fake: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
@@ -78,35 +64,23 @@ export async function trainVaeAdversarial(
   data: Dataset,
   opts: AdversarialOptions,
 ): Promise<number> {
-  const latent = decoder.inputs[0]!.shape[1]!;
   const critic = buildDiscriminator(data.imageShape, opts.seed);
   const criticVariables = trainableVariables(critic);
   // beta1 0.5: the usual setting for adversarial training (Radford et al. 2016)
   const criticOptimizer = tf.train.adam(opts.learningRate, 0.5);
   try {
-    return await runAdamEpochs({
-      ...opts,
+    return await runVaeEpochs(encoder, decoder, data, opts, {
       stage: 'vae-adversarial',
-      count: data.count,
-      variables: trainableVariables(encoder, decoder),
-      batch: (idx, rng) => {
-        const x = imageBatch(data, idx);
-        const eps = normalNoise(rng, [idx.length, latent]);
-        // gradients reach only the critic's variables: the VAE is not moved by this step
+      // gradients reach only the critic's variables: the VAE is not moved by this step
+      beforeStep: (x, eps) => {
         const cost = criticOptimizer.minimize(
-          () => criticLoss(critic, x, reconstruct(encoder, decoder, x, eps)),
+          () => criticLoss(critic, x, reconstruct(encoder, decoder, x, eps).xHat),
           true,
           criticVariables,
         );
         tf.dispose(cost!);
-        return {
-          inputs: [x, eps],
-          loss: () =>
-            vaeLoss(encoder, decoder, x, eps, opts, (xHat) =>
-              tf.mul(opts.weight, fooledLoss(critic, xHat)),
-            ),
-        };
       },
+      extraTerm: (xHat) => tf.mul(opts.weight, fooledLoss(critic, xHat)),
     });
   } finally {
     criticOptimizer.dispose();

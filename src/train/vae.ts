@@ -7,7 +7,7 @@ import { imageBatch } from './batches';
 import { trainableVariables } from './classifier';
 import { runAdamEpochs } from './loop';
 import { klDivergence, perceptualLoss, reconstructionLoss } from './losses';
-import type { OnTrainEvent } from './progress';
+import type { OnTrainEvent, TrainStage } from './progress';
 
 export interface TrainVaeOptions {
   network: string;
@@ -30,10 +30,26 @@ export interface TrainVaeOptions {
 }
 
 /** Standard normal noise from the seeded RNG (so training is reproducible). */
-export function normalNoise(rng: Rng, shape: [number, number]): tf.Tensor2D {
+function normalNoise(rng: Rng, shape: [number, number]): tf.Tensor2D {
   const v = new Float32Array(shape[0] * shape[1]);
   for (let i = 0; i < v.length; i++) v[i] = rng.normal();
   return tf.tensor2d(v, shape);
+}
+
+/** The VAE's pass over a batch: the codes' distribution and a reconstruction drawn with `eps`. */
+export function reconstruct(
+  encoder: tfl.LayersModel,
+  decoder: tfl.LayersModel,
+  x: tf.Tensor4D,
+  eps: tf.Tensor2D,
+): { zMean: tf.Tensor; zLogVar: tf.Tensor; xHat: tf.Tensor } {
+  const [zMean, zLogVar] = encoder.apply(x, { training: true }) as tf.Tensor[];
+  const z = tf.add(zMean!, tf.mul(tf.exp(tf.mul(0.5, zLogVar!)), eps));
+  return {
+    zMean: zMean!,
+    zLogVar: zLogVar!,
+    xHat: decoder.apply(z, { training: true }) as tf.Tensor,
+  };
 }
 
 /** The VAE objective for one batch: chosen generator loss + KL. */
@@ -50,10 +66,8 @@ export function vaeLoss(
   extraTerm?: (xHat: tf.Tensor) => tf.Scalar,
 ): tf.Scalar {
   return tf.tidy(() => {
-    const [zMean, zLogVar] = encoder.apply(x, { training: true }) as tf.Tensor[];
-    const z = tf.add(zMean!, tf.mul(tf.exp(tf.mul(0.5, zLogVar!)), eps));
-    const xHat = decoder.apply(z, { training: true }) as tf.Tensor;
-    let total: tf.Tensor = tf.mul(opts.klWeight ?? 1, klDivergence(zMean!, zLogVar!));
+    const { zMean, zLogVar, xHat } = reconstruct(encoder, decoder, x, eps);
+    let total: tf.Tensor = tf.mul(opts.klWeight ?? 1, klDivergence(zMean, zLogVar));
     if (opts.loss !== 'perceptual')
       total = tf.add(total, reconstructionLoss(opts.reconstruction, x, xHat));
     if (opts.loss !== 'reconstruction') {
@@ -67,6 +81,41 @@ export function vaeLoss(
   });
 }
 
+/** What a stage of VAE training adds to the plain one (the adversarial stage's critic). */
+export interface VaeStageHooks {
+  stage: TrainStage;
+  /** Runs before each batch's VAE step, on the batch's images and noise. */
+  beforeStep?: (x: tf.Tensor4D, eps: tf.Tensor2D) => void;
+  /** A further term of the loss, on the reconstructions. */
+  extraTerm?: (xHat: tf.Tensor) => tf.Scalar;
+}
+
+/** Epochs of VAE training over `data`: the plain VAE's, or a stage's with its hooks. */
+export function runVaeEpochs(
+  encoder: tfl.LayersModel,
+  decoder: tfl.LayersModel,
+  data: Dataset,
+  opts: TrainVaeOptions,
+  hooks: VaeStageHooks = { stage: 'vae' },
+): Promise<number> {
+  const latent = decoder.inputs[0]!.shape[1]!;
+  return runAdamEpochs({
+    ...opts,
+    stage: hooks.stage,
+    count: data.count,
+    variables: trainableVariables(encoder, decoder),
+    batch: (idx, rng) => {
+      const x = imageBatch(data, idx);
+      const eps = normalNoise(rng, [idx.length, latent]);
+      hooks.beforeStep?.(x, eps);
+      return {
+        inputs: [x, eps],
+        loss: () => vaeLoss(encoder, decoder, x, eps, opts, hooks.extraTerm),
+      };
+    },
+  });
+}
+
 /** Train encoder + decoder (only their trainable weights: frozen shared layers stay put). */
 export function trainVae(
   encoder: tfl.LayersModel,
@@ -74,16 +123,5 @@ export function trainVae(
   data: Dataset,
   opts: TrainVaeOptions,
 ): Promise<number> {
-  const latent = decoder.inputs[0]!.shape[1]!;
-  return runAdamEpochs({
-    ...opts,
-    stage: 'vae',
-    count: data.count,
-    variables: trainableVariables(encoder, decoder),
-    batch: (idx, rng) => {
-      const x = imageBatch(data, idx);
-      const eps = normalNoise(rng, [idx.length, latent]);
-      return { inputs: [x, eps], loss: () => vaeLoss(encoder, decoder, x, eps, opts) };
-    },
-  });
+  return runVaeEpochs(encoder, decoder, data, opts);
 }

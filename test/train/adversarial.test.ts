@@ -1,7 +1,6 @@
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ArchitectureInfo } from '../../src/core/manifest';
 import { type DatasetPair, loadDataset } from '../../src/data/idx';
 import { selectClasses } from '../../src/data/partition';
 import { subsample } from '../../src/data/subsample';
@@ -10,15 +9,8 @@ import { buildDiscriminator, criticLoss, fooledLoss } from '../../src/train/adve
 import { imageBatch } from '../../src/train/batches';
 import { trainableVariables } from '../../src/train/classifier';
 import type { TrainEvent } from '../../src/train/progress';
-import { trainNetwork } from '../../src/train/train-network';
-
-const TINY: ArchitectureInfo = {
-  classifierFilters: [4, 8, 8, 8],
-  encoderFilters: [4, 8, 8, 8],
-  decoderFilters: [8, 8, 4, 4],
-  denseUnits: 16,
-  upsampling: 'transpose',
-};
+import { type TrainNetworkOptions, trainNetwork } from '../../src/train/train-network';
+import { TINY_ARCHITECTURE } from '../fixtures/tiny-network';
 
 let mnist: DatasetPair;
 beforeAll(async () => {
@@ -60,24 +52,28 @@ describe('the critic', () => {
   });
 });
 
+/** A tiny network of two digits, its training events collected. */
+function trainTiny(extra: Partial<TrainNetworkOptions>, events: TrainEvent[]) {
+  return trainNetwork({
+    networkId: 'net-x',
+    classes: [3, 7],
+    data: mnist,
+    variant: { architecture: 'separate', loss: 'perceptual', reconstruction: 'bce' },
+    architecture: TINY_ARCHITECTURE,
+    latentSize: 4,
+    epochs: 1,
+    maxTrainSamples: 256,
+    seed: 5,
+    onEvent: (e) => events.push(e),
+    ...extra,
+  });
+}
+
 describe('trainNetwork with an adversarial stage', () => {
   it('runs the stage after the VAE, records it in the manifest and leaks no tensors', async () => {
     const before = tf.memory().numTensors;
     const events: TrainEvent[] = [];
-    const trained = await trainNetwork({
-      networkId: 'net-x',
-      classes: [3, 7],
-      data: mnist,
-      variant: { architecture: 'separate', loss: 'perceptual', reconstruction: 'bce' },
-      architecture: TINY,
-      latentSize: 4,
-      epochs: 1,
-      adversarialEpochs: 1,
-      adversarialWeight: 5,
-      maxTrainSamples: 256,
-      seed: 5,
-      onEvent: (e) => events.push(e),
-    });
+    const trained = await trainTiny({ adversarialEpochs: 1, adversarialWeight: 5 }, events);
     expect(trained.manifest.training.adversarial).toEqual({ epochs: 1, weight: 5 });
     expect(
       events.filter((e) => e.kind === 'epoch-end').map((e) => e.kind === 'epoch-end' && e.stage),
@@ -86,24 +82,19 @@ describe('trainNetwork with an adversarial stage', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('without adversarial epochs records nothing and runs no such stage', async () => {
+  it('without adversarial epochs records nothing and runs no such stage; with them the decoder moves on', async () => {
     const events: TrainEvent[] = [];
-    const trained = await trainNetwork({
-      networkId: 'net-x',
-      classes: [3, 7],
-      data: mnist,
-      variant: { architecture: 'separate', loss: 'perceptual', reconstruction: 'bce' },
-      architecture: TINY,
-      latentSize: 4,
-      epochs: 1,
-      maxTrainSamples: 128,
-      seed: 5,
-      onEvent: (e) => events.push(e),
-    });
+    const trained = await trainTiny({ maxTrainSamples: 128 }, events);
     expect(trained.manifest.training.adversarial).toBeUndefined();
     expect(events.some((e) => e.kind === 'stage-start' && e.stage === 'vae-adversarial')).toBe(
       false,
     );
+    // the same seed with the stage: the classifier is the same, the decoder has moved on
+    const adversarial = await trainTiny({ maxTrainSamples: 128, adversarialEpochs: 1 }, []);
+    const weights = (m: typeof trained.decoder) => m.getWeights().map((w) => [...w.dataSync()]);
+    expect(weights(adversarial.classifier)).toEqual(weights(trained.classifier));
+    expect(weights(adversarial.decoder)).not.toEqual(weights(trained.decoder));
+    adversarial.dispose();
     trained.dispose();
   });
 });
