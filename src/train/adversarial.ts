@@ -9,12 +9,12 @@ import { reconstruct, runVaeEpochs, type TrainVaeOptions } from './vae';
  * The adversarial stage: after the VAE's own epochs, encoder and decoder go on training with
  * their usual loss plus `weight` x a critic's verdict on the reconstructions, while a small
  * discriminator learns to tell the network's real training images from those reconstructions.
- * The reconstruction term keeps each output faithful to its image; the critic pushes away the
- * blur a pixel loss settles for (the VAE/GAN idea: Larsen et al. 2016, with a pixel loss).
+ * The VAE's own loss (pixel and/or perceptual) keeps each output faithful to its image; the
+ * critic pushes away the blur that loss settles for (the VAE/GAN idea of Larsen et al. 2016).
  * The discriminator serves training only and is not exported.
  */
 export interface AdversarialOptions extends TrainVaeOptions {
-  /** Weight of the critic's term, per image, beside the per-image pixel and KL terms. */
+  /** Weight of the critic's term, per image, beside the VAE's per-image loss terms. */
   weight: number;
 }
 
