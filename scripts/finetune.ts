@@ -78,9 +78,9 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       help: "mix each sample's target with the fair ensemble of all networks at weight W (0: off); W > 0 needs every endpoint to answer POST /v1/label",
     }),
     'cross-label-scope': flag(CrossLabelScopeSchema, {
-      value: 'all|disputed',
+      value: 'all|disputed|generated',
       default: R.crossLabelScope,
-      help: "which samples cross-labelling mixes: all, or only those the fair ensemble gives to another network than their sender's",
+      help: "which samples cross-labelling mixes: all; disputed: only those the fair ensemble gives to another network than their sender's; generated: all but the target's real images (--own-data), which keep their labels",
     }),
     fresh: recipeSwitch(
       R.freshSamples,

@@ -98,7 +98,7 @@ export function localLabelSource(net: LoadedNetwork): LabelSource & { dispose():
 }
 
 /** Which samples cross-labelling mixes (see `CrossLabelOptions.scope`). */
-export const CrossLabelScopeSchema = z.enum(['all', 'disputed']);
+export const CrossLabelScopeSchema = z.enum(['all', 'disputed', 'generated']);
 export type CrossLabelScope = z.infer<typeof CrossLabelScopeSchema>;
 
 export interface CrossLabelOptions {
@@ -107,7 +107,8 @@ export interface CrossLabelOptions {
   /**
    * Which samples are mixed: `all` (default), or `disputed`: only those whose fair-ensemble
    * top class belongs to another network than their sender's; a sample the ensemble leaves
-   * with its sender's network keeps its sender's label unchanged.
+   * with its sender's network keeps its sender's label unchanged; or `generated`: every
+   * generated sample, while real images (the target's own, `--own-data`) keep their labels.
    */
   scope?: CrossLabelScope;
   /** Label requests in flight per source. Default 2. */
@@ -161,6 +162,7 @@ export async function crossLabel(
   // the network of each column (the first source that knows its class)
   const owner = set.classes.map((cl) => sources.find((s) => s.classes.includes(cl))!.networkId);
   const disputedOnly = opts.scope === 'disputed';
+  const keepReal = opts.scope === 'generated' ? set.real : undefined;
   const targets = new Float32Array(set.targets.length);
   let agree = 0;
   for (let i = 0; i < n; i++) {
@@ -173,7 +175,7 @@ export async function crossLabel(
       if (fair.values[i * f + cols[k]!]! > fair.values[i * f + cols[ensemble]!]!) ensemble = k;
     }
     if (sender === ensemble) agree++;
-    const mix = disputedOnly && owner[sender] === owner[ensemble] ? 0 : w;
+    const mix = (disputedOnly && owner[sender] === owner[ensemble]) || keepReal?.[i] === 1 ? 0 : w;
     for (let k = 0; k < u; k++) {
       const fe = fair.values[i * f + cols[k]!]! / Math.max(sum, 1e-9);
       targets[i * u + k] = (1 - mix) * set.targets[i * u + k]! + mix * fe;

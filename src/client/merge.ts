@@ -14,6 +14,8 @@ export interface SoftSet {
   images: Uint8Array;
   /** [count, classIds.length] */
   softLabels: Float32Array;
+  /** Real images (their labels are ground truth), not generated samples. */
+  real?: boolean;
 }
 
 /** The merged training set: every source's soft labels placed into the union's columns. */
@@ -27,6 +29,8 @@ export interface MergedSet {
   targets: Float32Array;
   /** Samples per source, in input order. */
   sources: { source: string; networkId: string; count: number }[];
+  /** Per sample, 1 where it is a real image (a `real` source's); absent: none is. */
+  real?: Uint8Array;
 }
 
 /**
@@ -92,10 +96,12 @@ export function mergeSets(
   const order = permutation(total, createRng(opts.seed >>> 0));
   const images = new Uint8Array(total * px);
   const targets = new Float32Array(total * u);
+  const real = sets.some((s) => s.real) ? new Uint8Array(total) : undefined;
   for (let i = 0; i < total; i++) {
     const j = order[i]!;
     const s = sets[srcOf[j]!]!;
     const r = rowOf[j]!;
+    if (real && s.real) real[i] = 1;
     images.set(s.images.subarray(r * px, (r + 1) * px), i * px);
     const k = s.classIds.length;
     let sum = 0;
@@ -112,6 +118,7 @@ export function mergeSets(
     images,
     targets,
     sources: sets.map((s) => ({ source: s.source, networkId: s.networkId, count: s.count })),
+    ...(real ? { real } : {}),
   };
 }
 
@@ -160,5 +167,6 @@ export function oneHotSet(
     count: data.count,
     images: data.images.subarray(0, data.count * px),
     softLabels,
+    real: true,
   };
 }

@@ -128,6 +128,31 @@ describe('cross-labelling', () => {
     expect(agreement).toBeLessThan(1);
   });
 
+  it("scope 'generated' keeps real images' labels and mixes every generated sample", async () => {
+    // samples 1 and 3 are real images (the target's own); 0 and 2 were generated
+    const input = { ...set(), real: Uint8Array.from([0, 1, 0, 1]) };
+    const { set: out, agreement } = await crossLabel(input, [a, b], {
+      weight: 0.5,
+      scope: 'generated',
+    });
+    const all = await crossLabel(set(), [a, b], { weight: 0.5 });
+    for (const i of [1, 3]) {
+      expect(Array.from(out.targets.subarray(i * 3, i * 3 + 3))).toEqual(
+        Array.from(input.targets.subarray(i * 3, i * 3 + 3)),
+      );
+    }
+    for (const i of [0, 2]) {
+      Array.from(out.targets.subarray(i * 3, i * 3 + 3)).forEach((v, k) => {
+        expect(v).toBeCloseTo(all.set.targets[i * 3 + k]!, 6);
+      });
+    }
+    // agreement still counts every sample
+    expect(agreement).toBe(0.75);
+    // a set with no real images: every sample is mixed, as with scope 'all'
+    const none = await crossLabel(set(), [a, b], { weight: 0.5, scope: 'generated' });
+    expect(Array.from(none.set.targets)).toEqual(Array.from(all.set.targets));
+  });
+
   it('weight 0 leaves every target as sent', async () => {
     const s = set();
     const { set: out } = await crossLabel(s, [a, b], { weight: 0 });

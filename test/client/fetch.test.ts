@@ -298,6 +298,17 @@ describe('fetching packets', () => {
       Array.from(m.targets.subarray(m.images.indexOf(img) * 4, m.images.indexOf(img) * 4 + 4));
     expect(rowOf(0).map((v) => +v.toFixed(3))).toEqual([0, 0.2, 0, 0.8]);
     expect(rowOf(100).map((v) => +v.toFixed(3))).toEqual([0.1, 0, 0.9, 0]);
+    // no real source: no per-sample real flags
+    expect(m.real).toBeUndefined();
+    // a real source's samples are flagged wherever the shuffle put them
+    const r = mergeSets(
+      [set('a', [3, 1], [[0.8, 0.2]]), { ...set('b', [0, 2], [[1, 0]]), real: true }],
+      {
+        seed: 3,
+      },
+    );
+    expect(r.real?.[r.images.indexOf(100)]).toBe(1);
+    expect(r.real?.[r.images.indexOf(0)]).toBe(0);
   });
 
   it('abort signal stops a retry loop', async () => {

@@ -43,6 +43,7 @@ describe('soft label temperature and one-hot sets', () => {
     const s = oneHotSet('own:net-a', m, data);
     expect(Array.from(s.softLabels)).toEqual([0, 1, 1, 0, 0, 1]);
     expect(Array.from(s.images)).toEqual([5, 6, 7]);
+    expect(s.real).toBe(true);
     expect(() => oneHotSet('own', m, { ...data, labels: new Uint8Array([4, 2, 1]) })).toThrow(
       /image 1 has label 2, not a class of net-a/,
     );
