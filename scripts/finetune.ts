@@ -78,9 +78,9 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
       help: "mix each sample's target with the fair ensemble of all networks at weight W (0: off); W > 0 needs every endpoint to answer POST /v1/label",
     }),
     'cross-label-scope': flag(CrossLabelScopeSchema, {
-      value: 'all|disputed|generated',
+      value: 'all|disputed',
       default: R.crossLabelScope,
-      help: "which samples cross-labelling mixes: all; disputed: only those the fair ensemble gives to another network than their sender's; generated: all but the target's real images (--own-data), which keep their labels",
+      help: "which samples cross-labelling mixes: all, or only those the fair ensemble gives to another network than their sender's",
     }),
     fresh: recipeSwitch(
       R.freshSamples,
@@ -126,6 +126,14 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
     'own-data': flag(z.string(), {
       value: 'DIR',
       help: "dataset folder holding the target's own training images: they stand\nin for its generated replay (one-hot labels; only its classes used). Helped on\nFashion-MNIST where the networks were trained with --adversarial-epochs, hurt\nwith plain VAEs (docs/RESULTS.md)",
+    }),
+    'share-own-images': switchFlag(
+      "let cross-labelling send the --own-data images to the other endpoints'\nlabel routes (needed unless --cross-label-own 0; docs/RESULTS.md)",
+    ),
+    'cross-label-own': flag(z.coerce.number().min(0).max(1).optional(), {
+      value: 'W',
+      defaultHelp: 'the --cross-label weight',
+      help: "the fair ensemble's share in the --own-data images' labels (0: they keep\ntheir labels and are sent nowhere)",
     }),
     seed: flag(count(0), {
       value: 'N',
@@ -260,6 +268,8 @@ runMain(async () => {
     crossLabel: raw.crossLabel,
     crossLabelScope: raw.crossLabelScope,
     ...(ownImages ? { ownImages } : {}),
+    shareOwnImages: raw.shareOwnImages,
+    crossLabelOwn: raw.crossLabelOwn,
     schedule: {
       epochs: raw.epochs,
       batchSize: raw.batchSize,

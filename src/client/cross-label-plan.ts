@@ -23,6 +23,8 @@ export type CrossLabelSetting = number | 'auto';
 export interface CrossLabelPlan {
   weight: number;
   scope: CrossLabelScope;
+  /** The weight for the target's own real images (default `weight`; 0: they stay here). */
+  ownWeight: number;
   /** Every endpoint's POST /v1/label; the target's own folder is added when `local`. */
   sources: LabelSource[];
   /** No endpoint serves the target: its own calibration runs in-process. */
@@ -39,14 +41,19 @@ export function planCrossLabel(
   target: LoadedNetwork,
   retry: RetryOptions,
   scope: CrossLabelScope = DEFAULT_RECIPE.crossLabelScope,
+  ownSetting?: number,
 ): CrossLabelPlan {
   const auto = setting === 'auto';
   const weight = auto ? DEFAULT_RECIPE.crossLabel : (setting ?? 0);
   if (!(weight >= 0 && weight <= 1)) {
     throw new ClientError(`crossLabel ${weight} is not in 0..1`);
   }
+  if (ownSetting !== undefined && !(ownSetting >= 0 && ownSetting <= 1)) {
+    throw new ClientError(`crossLabelOwn ${ownSetting} is not in 0..1`);
+  }
+  const ownWeight = ownSetting ?? weight;
   const local = !infos.some((i) => i.networkId === target.manifest.networkId);
-  if (weight === 0) return { weight: 0, scope, sources: [], local };
+  if (weight === 0) return { weight: 0, scope, ownWeight, sources: [], local };
   if (auto) {
     const missing = infos.filter((i) => !i.labels).map((i) => `${i.networkId} (${i.endpoint})`);
     if (local && !target.calibration) missing.push(`${target.manifest.networkId} (the target)`);
@@ -54,6 +61,7 @@ export function planCrossLabel(
       return {
         weight: 0,
         scope,
+        ownWeight,
         sources: [],
         local,
         skipped: `cross-labelling off: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not calibrated (npm run calibrate, or train with --validation-fraction)`,
@@ -67,6 +75,7 @@ export function planCrossLabel(
   return {
     weight,
     scope,
+    ownWeight,
     sources: infos.map((info, i) => endpointLabelSource(endpoints[i]!, info, retry)),
     local,
   };
@@ -84,6 +93,7 @@ export async function applyCrossLabel(
     return await crossLabel(merged, local ? [...plan.sources, local] : plan.sources, {
       weight: plan.weight,
       scope: plan.scope,
+      realWeight: plan.ownWeight,
       onProgress,
     });
   } finally {

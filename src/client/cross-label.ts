@@ -98,7 +98,7 @@ export function localLabelSource(net: LoadedNetwork): LabelSource & { dispose():
 }
 
 /** Which samples cross-labelling mixes (see `CrossLabelOptions.scope`). */
-export const CrossLabelScopeSchema = z.enum(['all', 'disputed', 'generated']);
+export const CrossLabelScopeSchema = z.enum(['all', 'disputed']);
 export type CrossLabelScope = z.infer<typeof CrossLabelScopeSchema>;
 
 export interface CrossLabelOptions {
@@ -107,10 +107,15 @@ export interface CrossLabelOptions {
   /**
    * Which samples are mixed: `all` (default), or `disputed`: only those whose fair-ensemble
    * top class belongs to another network than their sender's; a sample the ensemble leaves
-   * with its sender's network keeps its sender's label unchanged; or `generated`: every
-   * generated sample, while real images (the target's own, `--own-data`) keep their labels.
+   * with its sender's network keeps its sender's label unchanged. Every sample asked about
+   * is sent to every source.
    */
   scope?: CrossLabelScope;
+  /**
+   * The fair ensemble's share for the set's real images (`MergedSet.real`: the target's own,
+   * `--own-data`); default `weight`. At 0 they keep their labels and are sent to no source.
+   */
+  realWeight?: number;
   /** Label requests in flight per source. Default 2. */
   concurrency?: number;
   onProgress?: (p: { source: string; labelled: number; total: number }) => void;
@@ -118,7 +123,8 @@ export interface CrossLabelOptions {
 
 /**
  * The merged set with every target mixed with the fair ensemble's answer, and how often the
- * fair ensemble's top class is the sender's. Every class of the set must be some source's.
+ * fair ensemble's top class is the sender's (over the samples asked). Every class of the set
+ * must be some source's.
  */
 export async function crossLabel(
   set: MergedSet,
@@ -126,7 +132,10 @@ export async function crossLabel(
   opts: CrossLabelOptions,
 ): Promise<{ set: MergedSet; agreement: number }> {
   const w = opts.weight;
-  if (!(w >= 0 && w <= 1)) throw new ClientError(`cross-label weight ${w} is not in 0..1`);
+  const wr = opts.realWeight ?? w;
+  for (const x of [w, wr]) {
+    if (!(x >= 0 && x <= 1)) throw new ClientError(`cross-label weight ${x} is not in 0..1`);
+  }
   const covered = new Set(sources.flatMap((s) => s.classes));
   const missing = set.classes.filter((c) => !covered.has(c));
   if (missing.length > 0) {
@@ -137,49 +146,69 @@ export async function crossLabel(
   const n = set.count;
   const [h, wd, c] = set.imageShape;
   const px = h * wd * c;
+  // at real weight 0 the real images keep their labels and are never sent to any source
+  const asked = wr === 0 && set.real ? indicesWhere(set.real, 0) : undefined;
+  const m = asked ? asked.length : n;
+  const images = asked ? gatherImages(set.images, px, asked) : set.images;
   const answers = await Promise.all(
     sources.map(async (src) => {
       const k = src.classes.length;
-      const score = new Float32Array(n);
-      const probabilities = new Float32Array(n * k);
-      const starts = Array.from({ length: Math.ceil(n / src.chunk) }, (_, i) => i * src.chunk);
+      const score = new Float32Array(m);
+      const probabilities = new Float32Array(m * k);
+      const starts = Array.from({ length: Math.ceil(m / src.chunk) }, (_, i) => i * src.chunk);
       let labelled = 0;
       await mapPool(starts, opts.concurrency ?? 2, async (s) => {
-        const m = Math.min(src.chunk, n - s);
-        const a = await src.answer(set.images.subarray(s * px, (s + m) * px), m);
+        const b = Math.min(src.chunk, m - s);
+        const a = await src.answer(images.subarray(s * px, (s + b) * px), b);
         score.set(a.score, s);
         probabilities.set(a.probabilities, s * k);
-        labelled += m;
-        opts.onProgress?.({ source: src.name, labelled, total: n });
+        labelled += b;
+        opts.onProgress?.({ source: src.name, labelled, total: m });
       });
       return { classes: src.classes, answer: { score, probabilities } };
     }),
   );
-  const fair = combineAnswers(answers, n);
+  const fair = combineAnswers(answers, m);
   const f = fair.classes.length;
   const u = set.classes.length;
   const cols = set.classes.map((cl) => fair.classes.indexOf(cl));
   // the network of each column (the first source that knows its class)
   const owner = set.classes.map((cl) => sources.find((s) => s.classes.includes(cl))!.networkId);
   const disputedOnly = opts.scope === 'disputed';
-  const keepReal = opts.scope === 'generated' ? set.real : undefined;
-  const targets = new Float32Array(set.targets.length);
+  const targets = Float32Array.from(set.targets);
   let agree = 0;
-  for (let i = 0; i < n; i++) {
+  for (let j = 0; j < m; j++) {
+    const i = asked ? asked[j]! : j;
     let sum = 0;
     let sender = 0;
     let ensemble = 0;
     for (let k = 0; k < u; k++) {
-      sum += fair.values[i * f + cols[k]!]!;
+      sum += fair.values[j * f + cols[k]!]!;
       if (set.targets[i * u + k]! > set.targets[i * u + sender]!) sender = k;
-      if (fair.values[i * f + cols[k]!]! > fair.values[i * f + cols[ensemble]!]!) ensemble = k;
+      if (fair.values[j * f + cols[k]!]! > fair.values[j * f + cols[ensemble]!]!) ensemble = k;
     }
     if (sender === ensemble) agree++;
-    const mix = (disputedOnly && owner[sender] === owner[ensemble]) || keepReal?.[i] === 1 ? 0 : w;
+    const weight = set.real?.[i] === 1 ? wr : w;
+    const mix = disputedOnly && owner[sender] === owner[ensemble] ? 0 : weight;
     for (let k = 0; k < u; k++) {
-      const fe = fair.values[i * f + cols[k]!]! / Math.max(sum, 1e-9);
+      const fe = fair.values[j * f + cols[k]!]! / Math.max(sum, 1e-9);
       targets[i * u + k] = (1 - mix) * set.targets[i * u + k]! + mix * fe;
     }
   }
-  return { set: { ...set, targets }, agreement: n === 0 ? 1 : agree / n };
+  return { set: { ...set, targets }, agreement: m === 0 ? 1 : agree / m };
+}
+
+function indicesWhere(flags: Uint8Array, value: number): Int32Array {
+  let count = 0;
+  for (const v of flags) if (v === value) count++;
+  const out = new Int32Array(count);
+  let j = 0;
+  for (let i = 0; i < flags.length; i++) if (flags[i] === value) out[j++] = i;
+  return out;
+}
+
+function gatherImages(images: Uint8Array, px: number, rows: Int32Array): Uint8Array {
+  const out = new Uint8Array(rows.length * px);
+  rows.forEach((r, j) => out.set(images.subarray(r * px, (r + 1) * px), j * px));
+  return out;
 }

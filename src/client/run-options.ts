@@ -82,6 +82,18 @@ export interface RunClientOptions extends RetryOptions {
    */
   ownImages?: LabelledImages | undefined;
   /**
+   * Let cross-labelling send `ownImages` to the other networks' endpoints (`POST /v1/label`)
+   * so that every network labels them too. Off (default): with `ownImages` and
+   * cross-labelling on, the client refuses to start unless `crossLabelOwn` is 0, which keeps
+   * them here with their own labels.
+   */
+  shareOwnImages?: boolean | undefined;
+  /**
+   * The fair ensemble's share in the labels of `ownImages` (0..1; default: the cross-label
+   * weight). 0: they keep their one-hot labels and are sent nowhere.
+   */
+  crossLabelOwn?: number | undefined;
+  /**
    * Cross-labelling (src/client/cross-label.ts): weight w in 0..1 (0 or absent: off), or
    * 'auto' (the default recipe's weight when every network is calibrated, else off). Every
    * sample's target becomes (1 - w) x its sender's soft label + w x the fair ensemble's

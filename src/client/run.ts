@@ -2,7 +2,12 @@ import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
 import { deriveSeed } from '../core/rng';
 import { BudgetExhaustedError } from '../core/sampling';
 import { folderReader } from '../node/fs-atomic';
-import { applyCrossLabel, planCrossLabel, resolveThreshold } from './cross-label-plan';
+import {
+  applyCrossLabel,
+  type CrossLabelPlan,
+  planCrossLabel,
+  resolveThreshold,
+} from './cross-label-plan';
 import { type FetchSetOptions, fetchNetworkInfo, fetchPacketSet } from './endpoint';
 import { ClientError, EndpointError } from './errors';
 import { evaluate, modelPredictor } from './evaluate';
@@ -139,8 +144,10 @@ async function runWithTarget(
     target,
     retry,
     opts.crossLabelScope,
+    opts.crossLabelOwn,
   );
   if (plan.skipped) emit({ kind: 'cross-label-skipped', reason: plan.skipped });
+  refuseUnconsentedSharing(opts, plan);
   const served = !plan.local;
   const threshold = resolveThreshold(opts.threshold, plan);
   const perEndpoint = Math.max(1, Math.floor((opts.concurrency ?? 4) / infos.length));
@@ -293,4 +300,17 @@ async function runWithTarget(
       total: (performance.now() - t0) / 1000,
     },
   };
+}
+
+/**
+ * The target's real images leave the client only with the owner's consent: cross-labelling
+ * them posts them to every endpoint.
+ */
+function refuseUnconsentedSharing(opts: RunClientOptions, plan: CrossLabelPlan): void {
+  if (!opts.ownImages || plan.weight === 0 || plan.ownWeight === 0 || opts.shareOwnImages) {
+    return;
+  }
+  throw new ClientError(
+    `cross-labelling (weight ${plan.ownWeight} for the target's own images) would send its ${opts.ownImages.count} real images to the other networks' endpoints (POST /v1/label): allow it with --share-own-images (shareOwnImages: true), keep them here with --cross-label-own 0 (they keep their own labels), or turn cross-labelling off with --cross-label 0`,
+  );
 }

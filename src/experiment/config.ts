@@ -49,6 +49,8 @@ export const RecipeSchema = z.strictObject({
   crossLabel: z.number().min(0).max(1).optional(),
   /** Which samples cross-labelling mixes: all (default) or only those the ensemble disputes. */
   crossLabelScope: CrossLabelScopeSchema.optional(),
+  /** Cross-labelling weight for the target's own real images (`ownData: real`); default `crossLabel`. */
+  crossLabelOwn: z.number().min(0).max(1).optional(),
   /** What the target contributes for its own classes: its generated replay (the paper) or its real images. */
   ownData: z.enum(['replay', 'real']).optional(),
   finetune: FinetuneConfigSchema.partial().optional(),

@@ -11,7 +11,11 @@ import {
 } from '../../src/client';
 import { DEFAULT_RECIPE } from '../../src/client/recipe';
 import { type LocalEndpoint, startLocalEndpoint } from '../../src/worker-host/local-endpoint';
-import { writeCalibratedTinyNetwork, writeTinyNetwork } from '../fixtures/tiny-network';
+import {
+  syntheticImages,
+  writeCalibratedTinyNetwork,
+  writeTinyNetwork,
+} from '../fixtures/tiny-network';
 
 /** Cross-labelling end to end: the client against real local endpoints (Hono on Node). */
 let a: LocalEndpoint;
@@ -159,6 +163,38 @@ describe('cross-labelling over HTTP', () => {
     expect(r.settings).toMatchObject({ crossLabel: 0.5, crossLabelScope: 'disputed' });
     expect(events.some((e) => e.kind === 'cross-labelled')).toBe(true);
     r.model.dispose();
+  });
+
+  it("the target's own real images leave the client only with consent", async () => {
+    const own = syntheticImages([0, 2], 40, 7);
+    const ownImages = { ...own, labels: Uint8Array.from(own.labels) };
+    const kinds: string[] = [];
+    const run = (extra: object) =>
+      runClient({
+        endpoints: [{ url: a.url }, { url: b.url }],
+        targetDir: dirB,
+        crossLabel: 0.5,
+        ownImages,
+        onEvent: (e) => kinds.push(e.kind),
+        ...base,
+        ...fast,
+        ...extra,
+      });
+    // cross-labelled at the weight, or one of their own: refused before any packet, naming the fixes
+    for (const extra of [{}, { crossLabelOwn: 0.2 }, { crossLabelScope: 'disputed' }]) {
+      const err = await run(extra).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ClientError);
+      expect((err as Error).message).toMatch(
+        /send its 40 real images.*--share-own-images.*--cross-label-own 0.*--cross-label 0/,
+      );
+    }
+    expect(kinds).not.toContain('download');
+    // consent given, or the images kept here: it runs
+    for (const extra of [{ shareOwnImages: true }, { crossLabelOwn: 0 }]) {
+      const r = await run(extra);
+      expect(r.sources.map((s) => s.source)).toContain('own:net-b');
+      r.model.dispose();
+    }
   });
 
   it('a weight with an uncalibrated endpoint or target: refused before any packet, naming the fix', async () => {

@@ -128,13 +128,23 @@ describe('cross-labelling', () => {
     expect(agreement).toBeLessThan(1);
   });
 
-  it("scope 'generated' keeps real images' labels and mixes every generated sample", async () => {
+  it('real weight 0: real images keep their labels, are never sent, the rest are mixed', async () => {
     // samples 1 and 3 are real images (the target's own); 0 and 2 were generated
     const input = { ...set(), real: Uint8Array.from([0, 1, 0, 1]) };
-    const { set: out, agreement } = await crossLabel(input, [a, b], {
-      weight: 0.5,
-      scope: 'generated',
+    const seen: number[] = [];
+    const spy = (src: LabelSource): LabelSource => ({
+      ...src,
+      answer: (images, n) => {
+        for (let i = 0; i < n; i++) seen.push(images[i * 4]!);
+        return src.answer(images, n);
+      },
     });
+    const { set: out, agreement } = await crossLabel(input, [spy(a), spy(b)], {
+      weight: 0.5,
+      realWeight: 0,
+    });
+    // only the generated samples' pixels left the client (image i is filled with i)
+    expect([...new Set(seen)].sort()).toEqual([0, 2]);
     const all = await crossLabel(set(), [a, b], { weight: 0.5 });
     for (const i of [1, 3]) {
       expect(Array.from(out.targets.subarray(i * 3, i * 3 + 3))).toEqual(
@@ -146,11 +156,27 @@ describe('cross-labelling', () => {
         expect(v).toBeCloseTo(all.set.targets[i * 3 + k]!, 6);
       });
     }
-    // agreement still counts every sample
-    expect(agreement).toBe(0.75);
-    // a set with no real images: every sample is mixed, as with scope 'all'
-    const none = await crossLabel(set(), [a, b], { weight: 0.5, scope: 'generated' });
+    // agreement over the samples asked: the ensemble agrees on 0 and 2
+    expect(agreement).toBe(1);
+    // a set with no real images: every sample is asked and mixed at `weight`
+    const none = await crossLabel(set(), [a, b], { weight: 0.5, realWeight: 0 });
     expect(Array.from(none.set.targets)).toEqual(Array.from(all.set.targets));
+  });
+
+  it('a real weight of its own mixes real images at that weight', async () => {
+    const input = { ...set(), real: Uint8Array.from([0, 0, 0, 1]) };
+    const { set: out } = await crossLabel(input, [a, b], { weight: 0.5, realWeight: 1 });
+    // sample 3 (real): the fair ensemble alone, [0.09, 0.81, 0.3] / 1.2
+    Array.from(out.targets.subarray(9, 12)).forEach((v, k) => {
+      expect(v).toBeCloseTo([0.09 / 1.2, 0.81 / 1.2, 0.3 / 1.2][k]!, 6);
+    });
+    const all = await crossLabel(set(), [a, b], { weight: 0.5 });
+    expect(Array.from(out.targets.subarray(0, 9))).toEqual(
+      Array.from(all.set.targets.subarray(0, 9)),
+    );
+    await expect(crossLabel(input, [a, b], { weight: 0.5, realWeight: 2 })).rejects.toThrow(
+      /weight 2 is not in 0..1/,
+    );
   });
 
   it('weight 0 leaves every target as sent', async () => {

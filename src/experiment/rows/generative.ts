@@ -29,7 +29,7 @@ export function sameSettings(detail: unknown, settings: ClientSettings): boolean
   if (typeof detail !== 'object' || detail === null) return false;
   const d = detail as Record<string, unknown>;
   return Object.entries(settings).every(
-    ([k, v]) => canonical(d[k] ?? defaultOf(k)) === canonical(v),
+    ([k, v]) => canonical(d[k] ?? defaultOf(k, d)) === canonical(v),
   );
 }
 
@@ -43,8 +43,11 @@ function canonical(v: unknown): string {
 }
 
 /** Settings that rows cached before they existed did not record, at their value then. */
-function defaultOf(key: string): unknown {
-  return ({ crossLabel: 0, crossLabelScope: 'all' } as Record<string, unknown>)[key];
+function defaultOf(key: string, recorded: Record<string, unknown>): unknown {
+  const crossLabel = recorded.crossLabel ?? 0;
+  return (
+    { crossLabel, crossLabelScope: 'all', crossLabelOwn: crossLabel } as Record<string, unknown>
+  )[key];
 }
 
 export function clientSettings(ctx: RepeatContext, row: RowSpec) {
@@ -64,6 +67,7 @@ export function clientSettings(ctx: RepeatContext, row: RowSpec) {
     ownData: r?.ownData ?? 'replay',
     crossLabel: r?.crossLabel ?? 0,
     crossLabelScope: r?.crossLabelScope ?? 'all',
+    crossLabelOwn: r?.crossLabelOwn ?? r?.crossLabel ?? 0,
     schedule: { ...finetune, ...definedOnly(r?.finetune ?? {}) } as typeof finetune,
   };
 }
@@ -102,9 +106,13 @@ export async function generativeRow(
       freshSamples: settings.freshSamples,
       crossLabel: settings.crossLabel,
       crossLabelScope: settings.crossLabelScope,
+      crossLabelOwn: settings.crossLabelOwn,
       schedule: settings.schedule,
       test: ctx.test,
-      ...(settings.ownData === 'real' ? { ownImages: networkData(ctx)[ctx.target]!.train } : {}),
+      ...(settings.ownData === 'real'
+        ? // the endpoints run here; the row measures the client with the owner's consent
+          { ownImages: networkData(ctx)[ctx.target]!.train, shareOwnImages: true }
+        : {}),
       onEvent: (e) => {
         const now = performance.now();
         if (e.kind === 'download' && now - lastLog > 5000) {
