@@ -125,7 +125,7 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
     }),
     'own-data': flag(z.string(), {
       value: 'DIR',
-      help: "dataset folder holding the target's own training images: they stand\nin for its generated replay (one-hot labels; only its classes used). Helped on\nFashion-MNIST where the networks were trained with --adversarial-epochs, hurt\nwith plain VAEs (docs/RESULTS.md)",
+      help: "dataset folder holding the target's own training images: they stand\nin for its generated replay (one-hot labels, only its classes). Helped on\nFashion-MNIST where the networks were trained with --adversarial-epochs and\nthe images were cross-labelled too (--share-own-images); hurt with plain VAEs\nor kept out of cross-labelling (docs/RESULTS.md)",
     }),
     'share-own-images': switchFlag(
       "let cross-labelling send the --own-data images to the other endpoints'\nlabel routes (needed unless --cross-label-own 0; docs/RESULTS.md)",

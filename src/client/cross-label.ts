@@ -22,7 +22,9 @@ import type { MergedSet } from './merge';
  * "sandal, 0.99"; the fair ensemble of all networks (each calibrated on its own validation
  * slice, src/core/calibration) lets the sneaker's network claim it. Each sample's target
  * becomes (1 - w) x its sender's soft label + w x the fair ensemble's answer (normalised).
- * Only generated samples travel: no network's real images leave it.
+ * Only generated samples travel, so no network's real images leave it, except the target's
+ * own (`MergedSet.real`), and those only with its owner's consent (src/client/run.ts) or not
+ * at all at `realWeight` 0.
  * Measured in docs/RESULTS.md ("Cross-labelling, served"); the client's default recipe
  * applies it wherever every network is calibrated (src/client/cross-label-plan.ts).
  */
