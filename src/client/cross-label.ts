@@ -211,6 +211,9 @@ function indicesWhere(flags: Uint8Array, value: number): Int32Array {
 
 function gatherImages(images: Uint8Array, px: number, rows: Int32Array): Uint8Array {
   const out = new Uint8Array(rows.length * px);
-  rows.forEach((r, j) => out.set(images.subarray(r * px, (r + 1) * px), j * px));
+  for (let j = 0; j < rows.length; j++) {
+    const r = rows[j]!;
+    out.set(images.subarray(r * px, (r + 1) * px), j * px);
+  }
   return out;
 }
