@@ -291,7 +291,7 @@ runMain(async () => {
     `generators: ${Object.entries(result.settings.generators)
       .map(([id, g]) => `${id} ${g.generator}${g.balance ? ' (balanced quotas)' : ''}`)
       .join(', ')}`,
-    `threshold ${result.settings.threshold}, cross-labelling ${result.settings.crossLabel > 0 ? `at weight ${result.settings.crossLabel} (${result.settings.crossLabelScope} samples)` : 'off'}`,
+    `threshold ${result.settings.threshold}, cross-labelling ${result.settings.crossLabel > 0 ? `at weight ${result.settings.crossLabel} (${result.settings.crossLabelScope} samples)` : 'off'}${result.settings.crossLabelOwn === undefined ? '' : `, own images at ${result.settings.crossLabelOwn}${result.settings.crossLabelOwn > 0 ? ' (sent to every endpoint)' : ' (kept here)'}`}`,
   ];
   if (result.target && result.merged) {
     lines.push(

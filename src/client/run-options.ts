@@ -121,6 +121,8 @@ export interface RunClientResult {
     threshold: number;
     crossLabel: number;
     crossLabelScope: CrossLabelScope;
+    /** With `ownImages` and cross-labelling: the weight their labels were mixed at. */
+    crossLabelOwn?: number;
     /** Per network: the generator asked of it and whether with balanced quotas. */
     generators: Record<string, { generator: string; balance: boolean }>;
   };

@@ -282,6 +282,7 @@ async function runWithTarget(
       threshold,
       crossLabel: plan.weight,
       crossLabelScope: plan.scope,
+      ...(opts.ownImages && plan.weight > 0 ? { crossLabelOwn: plan.ownWeight } : {}),
       generators: Object.fromEntries(
         Object.entries(choices).map(([id, c]) => [
           id,

@@ -190,9 +190,13 @@ describe('cross-labelling over HTTP', () => {
     }
     expect(kinds).not.toContain('download');
     // consent given, or the images kept here: it runs
-    for (const extra of [{ shareOwnImages: true }, { crossLabelOwn: 0 }]) {
+    for (const [extra, weight] of [
+      [{ shareOwnImages: true }, 0.5],
+      [{ crossLabelOwn: 0 }, 0],
+    ] as const) {
       const r = await run(extra);
       expect(r.sources.map((s) => s.source)).toContain('own:net-b');
+      expect(r.settings.crossLabelOwn).toBe(weight);
       r.model.dispose();
     }
   });
