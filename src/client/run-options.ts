@@ -81,6 +81,8 @@ export interface RunClientOptions extends RetryOptions {
    * for its generated replay, with one-hot labels. The paper's protocol uses replay.
    */
   ownImages?: LabelledImages | undefined;
+  /** With `ownImages`: keep the target's generated replay beside them (default: they replace it). */
+  keepReplay?: boolean | undefined;
   /**
    * Let cross-labelling send `ownImages` to the other networks' endpoints (`POST /v1/label`)
    * so that every network labels them too. Off (default): with `ownImages` and

@@ -155,7 +155,7 @@ async function runWithTarget(
   const fetched = await Promise.all(
     infos.map((info, i) => {
       const isTarget = info.networkId === target.manifest.networkId;
-      if (isTarget && opts.ownImages) return undefined; // its real images stand in below
+      if (isTarget && opts.ownImages && !opts.keepReplay) return undefined; // its real images stand in below
       const choice = chooseGenerator(opts.generator, opts.balanceClasses, {
         offered: info.generators,
         defaultGenerator: info.defaultGenerator,
@@ -185,7 +185,8 @@ async function runWithTarget(
   const replaySamples = opts.replaySamples ?? samplesFor(opts, target.manifest.classes.length);
   if (opts.ownImages) {
     sets.push(oneHotSet(`own:${target.manifest.networkId}`, target.manifest, opts.ownImages));
-  } else if (!served && replaySamples > 0) {
+  }
+  if ((!opts.ownImages || opts.keepReplay) && !served && replaySamples > 0) {
     const choice = chooseGenerator(opts.generator, opts.balanceClasses, localMenu(target.manifest));
     choices[target.manifest.networkId] = choice;
     const replay = await withQuotaFallback(choice, opts, 'local', emit, (balance) =>

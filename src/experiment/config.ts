@@ -51,8 +51,8 @@ export const RecipeSchema = z.strictObject({
   crossLabelScope: CrossLabelScopeSchema.optional(),
   /** Cross-labelling weight for the target's own real images (`ownData: real`); default `crossLabel`. */
   crossLabelOwn: z.number().min(0).max(1).optional(),
-  /** What the target contributes for its own classes: its generated replay (the paper) or its real images. */
-  ownData: z.enum(['replay', 'real']).optional(),
+  /** What the target contributes for its own classes: its generated replay (the paper), its real images, or both. */
+  ownData: z.enum(['replay', 'real', 'real+replay']).optional(),
   finetune: FinetuneConfigSchema.partial().optional(),
 });
 export type Recipe = z.infer<typeof RecipeSchema>;

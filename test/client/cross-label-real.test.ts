@@ -197,8 +197,15 @@ describe('cross-labelling over HTTP', () => {
       const r = await run(extra);
       expect(r.sources.map((s) => s.source)).toContain('own:net-b');
       expect(r.settings.crossLabelOwn).toBe(weight);
+      // its real images replace its replay
+      expect(r.sources.filter((s) => s.networkId === 'net-b')).toHaveLength(1);
       r.model.dispose();
     }
+    // keepReplay: the target's replay (here its endpoint's packets) beside its real images
+    const both = await run({ shareOwnImages: true, keepReplay: true });
+    expect(both.sources.map((s) => s.networkId).sort()).toEqual(['net-a', 'net-b', 'net-b']);
+    expect(both.sources.map((s) => s.source)).toContain('own:net-b');
+    both.model.dispose();
   });
 
   it('a weight with an uncalibrated endpoint or target: refused before any packet, naming the fix', async () => {

@@ -109,10 +109,14 @@ export async function generativeRow(
       crossLabelOwn: settings.crossLabelOwn,
       schedule: settings.schedule,
       test: ctx.test,
-      ...(settings.ownData === 'real'
-        ? // the endpoints run here; the row measures the client with the owner's consent
-          { ownImages: networkData(ctx)[ctx.target]!.train, shareOwnImages: true }
-        : {}),
+      ...(settings.ownData === 'replay'
+        ? {}
+        : // the endpoints run here; the row measures the client with the owner's consent
+          {
+            ownImages: networkData(ctx)[ctx.target]!.train,
+            shareOwnImages: true,
+            keepReplay: settings.ownData === 'real+replay',
+          }),
       onEvent: (e) => {
         const now = performance.now();
         if (e.kind === 'download' && now - lastLog > 5000) {
