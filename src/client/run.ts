@@ -149,13 +149,15 @@ async function runWithTarget(
   if (plan.skipped) emit({ kind: 'cross-label-skipped', reason: plan.skipped });
   refuseUnconsentedSharing(opts, plan);
   const served = !plan.local;
+  // the target's generated replay, unless its own real images replace it
+  const withReplay = !opts.ownImages || opts.keepReplay === true;
   const threshold = resolveThreshold(opts.threshold, plan);
   const perEndpoint = Math.max(1, Math.floor((opts.concurrency ?? 4) / infos.length));
   const choices: Record<string, GeneratorChoice> = {};
   const fetched = await Promise.all(
     infos.map((info, i) => {
       const isTarget = info.networkId === target.manifest.networkId;
-      if (isTarget && opts.ownImages && !opts.keepReplay) return undefined; // its real images stand in below
+      if (isTarget && !withReplay) return undefined; // its real images stand in below
       const choice = chooseGenerator(opts.generator, opts.balanceClasses, {
         offered: info.generators,
         defaultGenerator: info.defaultGenerator,
@@ -186,7 +188,7 @@ async function runWithTarget(
   if (opts.ownImages) {
     sets.push(oneHotSet(`own:${target.manifest.networkId}`, target.manifest, opts.ownImages));
   }
-  if ((!opts.ownImages || opts.keepReplay) && !served && replaySamples > 0) {
+  if (withReplay && !served && replaySamples > 0) {
     const choice = chooseGenerator(opts.generator, opts.balanceClasses, localMenu(target.manifest));
     choices[target.manifest.networkId] = choice;
     const replay = await withQuotaFallback(choice, opts, 'local', emit, (balance) =>
