@@ -46,6 +46,11 @@ export interface FinetuneSchedule {
    * alike, by lambda ~ Beta(alpha, alpha) (one per batch). 0 or absent: off.
    */
   mixup?: number | undefined;
+  /**
+   * Start from freshly initialised (seeded) weights of the target's architecture instead of
+   * the target's trained classifier. Read by `runClient`, which builds the model.
+   */
+  fromScratch?: boolean | undefined;
 }
 
 export const DEFAULT_SCHEDULE: FinetuneSchedule = {
@@ -54,6 +59,21 @@ export const DEFAULT_SCHEDULE: FinetuneSchedule = {
   learningRate: 1e-3,
   finalFraction: 0.05,
 };
+
+/** The target's architecture with fresh (seeded) weights and a head over `unionClasses`. */
+export function freshClassifier(
+  manifest: Pick<Manifest, 'architecture' | 'dataset'>,
+  unionClasses: readonly number[],
+  seed: number,
+): tfl.LayersModel {
+  return buildClassifier({
+    imageShape: manifest.dataset.imageShape,
+    numClasses: unionClasses.length,
+    filters: manifest.architecture.classifierFilters,
+    denseUnits: manifest.architecture.denseUnits,
+    seed,
+  }).model;
+}
 
 /**
  * A copy of `source` (columns = `sourceClasses`) with its head widened to `unionClasses`.

@@ -11,7 +11,13 @@ import {
 import { type FetchSetOptions, fetchNetworkInfo, fetchPacketSet } from './endpoint';
 import { ClientError, EndpointError } from './errors';
 import { evaluate, modelPredictor } from './evaluate';
-import { DEFAULT_SCHEDULE, type EpochInfo, finetune, widenClassifier } from './finetune';
+import {
+  DEFAULT_SCHEDULE,
+  type EpochInfo,
+  finetune,
+  freshClassifier,
+  widenClassifier,
+} from './finetune';
 import { chooseGenerator, type GeneratorChoice, localMenu } from './generator-choice';
 import type { RetryOptions } from './http';
 import { mergeSets, oneHotSet, type SoftSet, withTemperature } from './merge';
@@ -227,13 +233,15 @@ async function runWithTarget(
     : undefined;
   if (before) emit({ kind: 'evaluated', which: 'target', accuracy: before.accuracy });
 
-  const model = widenClassifier(
-    target.classifier,
-    target.manifest,
-    target.manifest.classes,
-    merged.classes,
-    deriveSeed(opts.seed, 'head'),
-  );
+  const model = opts.schedule?.fromScratch
+    ? freshClassifier(target.manifest, merged.classes, deriveSeed(opts.seed, 'fresh'))
+    : widenClassifier(
+        target.classifier,
+        target.manifest,
+        target.manifest.classes,
+        merged.classes,
+        deriveSeed(opts.seed, 'head'),
+      );
   const t1 = performance.now();
   let history: EpochInfo[];
   try {

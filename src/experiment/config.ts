@@ -18,6 +18,8 @@ export const FinetuneConfigSchema = z.strictObject({
   sharpness: z.number().min(0).max(4).optional(),
   /** Mixup's Beta(alpha, alpha) (0 or absent: off). */
   mixup: z.number().min(0).optional(),
+  /** Start from freshly initialised (seeded) weights instead of the target's classifier. */
+  fromScratch: z.boolean().optional(),
 });
 
 /**
@@ -53,6 +55,13 @@ export const RecipeSchema = z.strictObject({
   crossLabelOwn: z.number().min(0).max(1).optional(),
   /** What the target contributes for its own classes: its generated replay (the paper), its real images, or both. */
   ownData: z.enum(['replay', 'real', 'real+replay']).optional(),
+  /**
+   * With `ownData` real: a seeded draw of this many times the target's class count of its own
+   * images (classes stay near-balanced; absent: all of them).
+   */
+  ownSamplesPerClass: z.number().int().positive().optional(),
+  /** The target's generated replay per class (default `samplesPerClass`). */
+  replaySamplesPerClass: z.number().int().positive().optional(),
   finetune: FinetuneConfigSchema.partial().optional(),
 });
 export type Recipe = z.infer<typeof RecipeSchema>;

@@ -1,5 +1,6 @@
 import { evaluate, modelPredictor, type RunClientOptions, runClient } from '../../client';
 import { deriveSeed } from '../../core/rng';
+import { subsample } from '../../data/subsample';
 import type { EndpointRuntime } from '../../worker-host/local-endpoint';
 import { calibratedDirs } from '../calibrated';
 import { withFleet } from '../fleet';
@@ -17,6 +18,15 @@ import { paperEnsemble, type RowBase, type RowRun, summarise } from './row-run';
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** The target's own training images, at most `perClass` per class of it (seeded, total cap). */
+function ownImages(ctx: RepeatContext, perClass: number | undefined) {
+  const train = networkData(ctx)[ctx.target]!.train;
+  if (perClass === undefined) return train;
+  return subsample(train, perClass * targetClasses(ctx), deriveSeed(ctx.seed, 'own-images'));
+}
+
+const targetClasses = (ctx: RepeatContext): number => ctx.partition[ctx.target]!.length;
 
 /** The client options of a generative row: the config's sharing settings, then the recipe's. */
 export type ClientSettings = ReturnType<typeof clientSettings>;
@@ -68,6 +78,10 @@ export function clientSettings(ctx: RepeatContext, row: RowSpec) {
     crossLabel: r?.crossLabel ?? 0,
     crossLabelScope: r?.crossLabelScope ?? 'all',
     crossLabelOwn: r?.crossLabelOwn ?? r?.crossLabel ?? 0,
+    ...definedOnly({
+      ownSamplesPerClass: r?.ownSamplesPerClass,
+      replaySamplesPerClass: r?.replaySamplesPerClass,
+    }),
     schedule: { ...finetune, ...definedOnly(r?.finetune ?? {}) } as typeof finetune,
   };
 }
@@ -108,12 +122,15 @@ export async function generativeRow(
       crossLabelScope: settings.crossLabelScope,
       crossLabelOwn: settings.crossLabelOwn,
       schedule: settings.schedule,
+      ...(settings.replaySamplesPerClass === undefined
+        ? {}
+        : { replaySamples: settings.replaySamplesPerClass * targetClasses(ctx) }),
       test: ctx.test,
       ...(settings.ownData === 'replay'
         ? {}
         : // the endpoints run here; the row measures the client with the owner's consent
           {
-            ownImages: networkData(ctx)[ctx.target]!.train,
+            ownImages: ownImages(ctx, settings.ownSamplesPerClass),
             shareOwnImages: true,
             keepReplay: settings.ownData === 'real+replay',
           }),
