@@ -217,6 +217,28 @@ describe('fine-tuning client on real MNIST', () => {
     result.model.dispose();
   });
 
+  it('fromScratch starts from fresh weights, not from the target classifier', async () => {
+    // a learning rate too small to move anything: the merged model is its starting point
+    const still = async (fromScratch: boolean) => {
+      const r = await runClient({
+        endpoints: [{ url: servers[0]!.url }, { url: servers[1]!.url }],
+        targetDir,
+        samplesPerNetwork: 64,
+        seed: 3,
+        schedule: { epochs: 1, batchSize: 32, learningRate: 1e-12, fromScratch },
+        test,
+      });
+      r.model.dispose();
+      const known = r.merged!.perClass.filter((c) => A.includes(c.classId));
+      return known.reduce((s, c) => s + c.accuracy, 0) / known.length;
+    };
+    const tensors = tf.memory().numTensors;
+    // the target's own classes: recognised when fine-tuning starts from the target, not from scratch
+    expect(await still(false)).toBeGreaterThan(0.8);
+    expect(await still(true)).toBeLessThan(0.5);
+    expect(tf.memory().numTensors).toBe(tensors);
+  });
+
   it('a failing endpoint leaves nothing half-written', async () => {
     const parent = await mkdtemp(join(tmpdir(), 'ks-fail-'));
     const out = join(parent, 'merged');

@@ -218,6 +218,15 @@ describe('experiment runner', () => {
             threshold: 0,
             finetune: { mixup: 0.4 },
           },
+          {
+            id: 'half-own',
+            label: 'own real images and replay, capped per class, from fresh weights',
+            ownData: 'real+replay',
+            ownSamplesPerClass: 10,
+            replaySamplesPerClass: 5,
+            threshold: 0,
+            finetune: { fromScratch: true },
+          },
         ],
       };
       const r = await runExperiment({
@@ -225,13 +234,14 @@ describe('experiment runner', () => {
         repeats: 1,
         seed: 5,
         runsDir,
-        rows: ['fair-ensemble', 'sharp-own', 'joint'],
+        rows: ['fair-ensemble', 'sharp-own', 'half-own', 'joint'],
         log: (l) => logs.push(l),
       });
       expect(r.rows.map((x) => [x.id, x.n])).toEqual([
         ['joint', 1],
         ['fair-ensemble', 1],
         ['sharp-own', 1],
+        ['half-own', 1],
       ]);
       for (const row of r.rows) expect(row.validation?.n).toBe(1);
       expect(r.target).toBe('net-b');
@@ -250,6 +260,17 @@ describe('experiment runner', () => {
         (s) => s.source,
       );
       expect(sources.some((s) => s === 'own:net-b')).toBe(true);
+      // capped: 10 own images and 5 generated per class of net-b's 4
+      const half = r.runs.find((x) => x.row === 'half-own')!;
+      const counts = (
+        half.detail!.sources as { networkId: string; source: string; count: number }[]
+      )
+        .filter((s) => s.networkId === 'net-b')
+        .map((s) => [s.source === 'own:net-b' ? 'own' : 'replay', s.count]);
+      expect(counts.sort()).toEqual([
+        ['own', 40],
+        ['replay', 20],
+      ]);
       // each network keeps 20 % of its 300 images; the joint row trains on the other 80 %
       expect(logs.some((l) => /joint: training one classifier on 720 images/.test(l))).toBe(true);
       const fair = r.runs.find((x) => x.row === 'fair-ensemble')!;
