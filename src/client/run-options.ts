@@ -81,6 +81,12 @@ export interface RunClientOptions extends RetryOptions {
    * for its generated replay, with one-hot labels. The paper's protocol uses replay.
    */
   ownImages?: LabelledImages | undefined;
+  /**
+   * With `ownImages`: add this many blends per own image, each a mix of one own image and one
+   * generated sample (src/client/blend.ts); they count as own images for cross-labelling and
+   * consent. 0 or absent: none.
+   */
+  ownBlends?: number | undefined;
   /** With `ownImages`: keep the target's generated replay beside them (default: they replace it). */
   keepReplay?: boolean | undefined;
   /**

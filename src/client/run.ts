@@ -2,6 +2,7 @@ import { type LoadedNetwork, loadNetwork } from '../core/model-folder';
 import { deriveSeed } from '../core/rng';
 import { BudgetExhaustedError } from '../core/sampling';
 import { folderReader } from '../node/fs-atomic';
+import { addOwnBlends } from './blend';
 import {
   applyCrossLabel,
   type CrossLabelPlan,
@@ -219,6 +220,12 @@ async function runWithTarget(
       ...(opts.allowOverlap === undefined ? {} : { allowOverlap: opts.allowOverlap }),
     },
   );
+  if (opts.ownImages && (opts.ownBlends ?? 0) > 0) {
+    merged = addOwnBlends(merged, {
+      perRealImage: opts.ownBlends!,
+      seed: deriveSeed(opts.seed, 'blends'),
+    });
+  }
   emit({ kind: 'merged', count: merged.count, classes: merged.classes });
   let crossLabelAgreement: number | undefined;
   if (plan.weight > 0) {

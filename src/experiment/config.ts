@@ -60,6 +60,8 @@ export const RecipeSchema = z.strictObject({
    * images (classes stay near-balanced; absent: all of them).
    */
   ownSamplesPerClass: z.number().int().positive().optional(),
+  /** With `ownData` real: blends of own images with generated samples, per own image (src/client/blend.ts). */
+  ownBlends: z.number().positive().max(4).optional(),
   /** The target's generated replay per class (default `samplesPerClass`). */
   replaySamplesPerClass: z.number().int().positive().optional(),
   finetune: FinetuneConfigSchema.partial().optional(),

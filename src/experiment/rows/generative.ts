@@ -81,6 +81,7 @@ export function clientSettings(ctx: RepeatContext, row: RowSpec) {
     ...definedOnly({
       ownSamplesPerClass: r?.ownSamplesPerClass,
       replaySamplesPerClass: r?.replaySamplesPerClass,
+      ownBlends: r?.ownBlends,
     }),
     schedule: { ...finetune, ...definedOnly(r?.finetune ?? {}) } as typeof finetune,
   };
@@ -132,6 +133,7 @@ export async function generativeRow(
           {
             ownImages: ownImages(ctx, settings.ownSamplesPerClass),
             shareOwnImages: true,
+            ownBlends: settings.ownBlends,
             keepReplay: settings.ownData === 'real+replay',
           }),
       onEvent: (e) => {
