@@ -53,8 +53,14 @@ export const RecipeSchema = z.strictObject({
   crossLabelScope: CrossLabelScopeSchema.optional(),
   /** Cross-labelling weight for the target's own real images (`ownData: real`); default `crossLabel`. */
   crossLabelOwn: z.number().min(0).max(1).optional(),
-  /** What the target contributes for its own classes: its generated replay (the paper), its real images, or both. */
-  ownData: z.enum(['replay', 'real', 'real+replay']).optional(),
+  /**
+   * What the target contributes for its own classes: its generated replay (the paper), its
+   * real images, both, its real images passed through its own generator (an encoder fitted to
+   * its decoder: src/experiment/own-images.ts), or real images and those reconstructions.
+   */
+  ownData: z
+    .enum(['replay', 'real', 'real+replay', 'reconstructions', 'real+reconstructions'])
+    .optional(),
   /**
    * With `ownData` real: a seeded draw of this many times the target's class count of its own
    * images (classes stay near-balanced; absent: all of them).

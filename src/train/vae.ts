@@ -30,7 +30,7 @@ export interface TrainVaeOptions {
 }
 
 /** Standard normal noise from the seeded RNG (so training is reproducible). */
-function normalNoise(rng: Rng, shape: [number, number]): tf.Tensor2D {
+export function normalNoise(rng: Rng, shape: [number, number]): tf.Tensor2D {
   const v = new Float32Array(shape[0] * shape[1]);
   for (let i = 0; i < v.length; i++) v[i] = rng.normal();
   return tf.tensor2d(v, shape);

@@ -63,7 +63,7 @@ describe('blends of own images with generated samples', () => {
   });
 
   it('refuses a set without real images, and bad ranges, saying what to give', () => {
-    const noReal = { ...set(), real: undefined };
+    const { real: _real, ...noReal } = set();
     expect(() => addOwnBlends(noReal, { perRealImage: 1, seed: 1 })).toThrow(/--own-data/);
     expect(() => addOwnBlends(set(), { perRealImage: 1, seed: 1, min: 0.8, max: 0.2 })).toThrow(
       ClientError,

@@ -1,16 +1,10 @@
 import { evaluate, modelPredictor, type RunClientOptions, runClient } from '../../client';
 import { deriveSeed } from '../../core/rng';
-import { subsample } from '../../data/subsample';
 import type { EndpointRuntime } from '../../worker-host/local-endpoint';
 import { calibratedDirs } from '../calibrated';
 import { withFleet } from '../fleet';
-import {
-  networkData,
-  networkDirs,
-  type RepeatContext,
-  validationUnion,
-  withNetworks,
-} from '../networks';
+import { networkDirs, type RepeatContext, validationUnion, withNetworks } from '../networks';
+import { ownImagesFor, replaySamplesFor } from '../own-images';
 import type { RowSpec } from '../rows';
 import { paperEnsemble, type RowBase, type RowRun, summarise } from './row-run';
 
@@ -18,15 +12,6 @@ import { paperEnsemble, type RowBase, type RowRun, summarise } from './row-run';
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
-
-/** The target's own training images, at most `perClass` per class of it (seeded, total cap). */
-function ownImages(ctx: RepeatContext, perClass: number | undefined) {
-  const train = networkData(ctx)[ctx.target]!.train;
-  if (perClass === undefined) return train;
-  return subsample(train, perClass * targetClasses(ctx), deriveSeed(ctx.seed, 'own-images'));
-}
-
-const targetClasses = (ctx: RepeatContext): number => ctx.partition[ctx.target]!.length;
 
 /** The client options of a generative row: the config's sharing settings, then the recipe's. */
 export type ClientSettings = ReturnType<typeof clientSettings>;
@@ -125,13 +110,18 @@ export async function generativeRow(
       schedule: settings.schedule,
       ...(settings.replaySamplesPerClass === undefined
         ? {}
-        : { replaySamples: settings.replaySamplesPerClass * targetClasses(ctx) }),
+        : { replaySamples: replaySamplesFor(ctx, settings.replaySamplesPerClass) }),
       test: ctx.test,
       ...(settings.ownData === 'replay'
         ? {}
         : // the endpoints run here; the row measures the client with the owner's consent
           {
-            ownImages: ownImages(ctx, settings.ownSamplesPerClass),
+            ownImages: await ownImagesFor(
+              ctx,
+              targetDir,
+              settings.ownData,
+              settings.ownSamplesPerClass,
+            ),
             shareOwnImages: true,
             ownBlends: settings.ownBlends,
             keepReplay: settings.ownData === 'real+replay',
