@@ -37,6 +37,13 @@ export async function ownImagesFor(
       learningRate: 1e-3,
       klWeight: ctx.config.train.klWeight ?? 1,
       seed: deriveSeed(ctx.seed, 'own-encoder'),
+      onEvent: (e) => {
+        if (e.kind === 'epoch-end') {
+          ctx.log(
+            `      encoder epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(2)} (${e.imagesPerSecond.toFixed(0)} img/s)`,
+          );
+        }
+      },
     });
     try {
       const recon = reconstructImages(encoder, net.decoder, real);
