@@ -169,6 +169,29 @@ export function softCrossEntropy(targets: tf.Tensor, probs: tf.Tensor): tf.Scala
   );
 }
 
+/**
+ * Soft-target cross-entropy where row i with rows[i] = 1 has its probabilities renormalised
+ * over the columns with columns[k] = 1 (the others' probability is taken out), batch mean.
+ */
+export function maskedCrossEntropy(
+  targets: tf.Tensor,
+  probs: tf.Tensor,
+  rows: tf.Tensor,
+  columns: tf.Tensor,
+): tf.Scalar {
+  return tf.tidy(() => {
+    // factor 1 everywhere on unflagged rows, the column mask on flagged ones
+    const factor = tf.add(tf.sub(1, rows), tf.mul(rows, columns));
+    const kept = tf.mul(probs, factor);
+    const total = tf.sum(kept, -1, true);
+    const logp = tf.sub(
+      tf.log(tf.clipByValue(kept, 1e-7, 1)),
+      tf.log(tf.clipByValue(total, 1e-7, 1)),
+    );
+    return tf.neg(tf.mean(tf.sum(tf.mul(targets, logp), -1))) as tf.Scalar;
+  });
+}
+
 /** Fine-tune `model` (columns = data.classes) in place on the merged set. */
 export async function finetune(
   model: tfl.LayersModel,
@@ -204,6 +227,18 @@ export async function finetune(
   const shift = Math.max(0, Math.floor(s.shiftPixels ?? 0));
   const sharpness = s.sharpness ?? 0;
   const scratch = sharpness > 0 ? new Float32Array(2 * px) : undefined;
+  const within = data.withinClasses;
+  if (within && s.mixup) {
+    throw new ClientError(
+      'mixup blends samples whose loss is restricted to their own classes with the rest: turn one of them off',
+    );
+  }
+  const columnMask = within
+    ? tf.tensor2d(
+        data.classes.map((k) => (within.classes.includes(k) ? 1 : 0)),
+        [1, u],
+      )
+    : undefined;
   const batches = Math.ceil(data.count / s.batchSize);
   const totalSteps = Math.max(1, s.epochs * batches);
   const history: EpochInfo[] = [];
@@ -220,8 +255,10 @@ export async function finetune(
         const n = Math.min(s.batchSize, data.count - start);
         const x = new Float32Array(n * px);
         const y = new Float32Array(n * u);
+        const flagged = new Float32Array(within ? n : 0);
         for (let i = 0; i < n; i++) {
           const j = order[start + i]!;
+          if (within) flagged[i] = within.samples[j]!;
           if (shift === 0) {
             for (let p = 0; p < px; p++) x[i * px + p] = data.images[j * px + p]! / 255;
           } else {
@@ -255,13 +292,19 @@ export async function finetune(
         setLr(lr);
         const xt = tf.tensor4d(x, [n, h, w, c]);
         const yt = tf.tensor2d(y, [n, u]);
+        const rows = columnMask ? tf.tensor2d(flagged, [n, 1]) : undefined;
         const cost = optimizer.minimize(
-          () => softCrossEntropy(yt, model.apply(xt, { training: true }) as tf.Tensor),
+          () => {
+            const probs = model.apply(xt, { training: true }) as tf.Tensor;
+            return rows && columnMask
+              ? maskedCrossEntropy(yt, probs, rows, columnMask)
+              : softCrossEntropy(yt, probs);
+          },
           true,
           vars,
         )!;
         const loss = (await cost.data())[0]!;
-        tf.dispose([xt, yt, cost]);
+        tf.dispose([xt, yt, cost, ...(rows ? [rows] : [])]);
         sum += loss * n;
         step++;
         opts.onBatch?.({ epoch, batch: b + 1, batches, loss });
@@ -280,6 +323,7 @@ export async function finetune(
     }
   } finally {
     optimizer.dispose();
+    columnMask?.dispose();
   }
   return history;
 }

@@ -31,6 +31,12 @@ export interface MergedSet {
   sources: { source: string; networkId: string; count: number }[];
   /** Per sample, 1 where it is a real image (a `real` source's); absent: none is. */
   real?: Uint8Array;
+  /**
+   * The flagged samples learn only which of `classes` they are: their loss is the
+   * cross-entropy over those columns, probabilities renormalised over them, so they never
+   * teach that an image is none of the other classes (src/client/finetune.ts).
+   */
+  withinClasses?: { samples: Uint8Array; classes: readonly number[] };
 }
 
 /**

@@ -87,6 +87,14 @@ export interface RunClientOptions extends RetryOptions {
    * consent. 0 or absent: none.
    */
   ownBlends?: number | undefined;
+  /**
+   * With `ownImages`: what they teach. `all-classes` (default): their labels over the union,
+   * like every sample. `own-classes`: only which of the target's classes each one is (the
+   * loss renormalised over those columns), so that they never teach "real-looking means one
+   * of mine"; the boundary with the other networks' classes is then learned from generated
+   * samples alone (with `keepReplay`, the target's too). Their cross-label weight defaults to 0.
+   */
+  ownImagesLoss?: 'all-classes' | 'own-classes' | undefined;
   /** With `ownImages`: keep the target's generated replay beside them (default: they replace it). */
   keepReplay?: boolean | undefined;
   /**

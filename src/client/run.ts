@@ -151,7 +151,8 @@ async function runWithTarget(
     target,
     retry,
     opts.crossLabelScope,
-    opts.crossLabelOwn,
+    // own images that learn only among their own classes need no other network's opinion
+    opts.crossLabelOwn ?? (opts.ownImagesLoss === 'own-classes' ? 0 : undefined),
   );
   if (plan.skipped) emit({ kind: 'cross-label-skipped', reason: plan.skipped });
   refuseUnconsentedSharing(opts, plan);
@@ -233,6 +234,12 @@ async function runWithTarget(
     merged = r.set;
     crossLabelAgreement = r.agreement;
     emit({ kind: 'cross-labelled', count: merged.count, agreement: r.agreement });
+  }
+  if (opts.ownImagesLoss === 'own-classes' && merged.real) {
+    merged = {
+      ...merged,
+      withinClasses: { samples: merged.real, classes: target.manifest.classes },
+    };
   }
 
   const before = opts.test

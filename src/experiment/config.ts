@@ -68,6 +68,8 @@ export const RecipeSchema = z.strictObject({
   ownSamplesPerClass: z.number().int().positive().optional(),
   /** With `ownData` real: blends of own images with generated samples, per own image (src/client/blend.ts). */
   ownBlends: z.number().positive().max(4).optional(),
+  /** What the target's own images teach: all classes (default) or only among its own (src/client/run-options.ts). */
+  ownImagesLoss: z.enum(['all-classes', 'own-classes']).optional(),
   /** The target's generated replay per class (default `samplesPerClass`). */
   replaySamplesPerClass: z.number().int().positive().optional(),
   finetune: FinetuneConfigSchema.partial().optional(),

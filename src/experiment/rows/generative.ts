@@ -62,11 +62,13 @@ export function clientSettings(ctx: RepeatContext, row: RowSpec) {
     ownData: r?.ownData ?? 'replay',
     crossLabel: r?.crossLabel ?? 0,
     crossLabelScope: r?.crossLabelScope ?? 'all',
-    crossLabelOwn: r?.crossLabelOwn ?? r?.crossLabel ?? 0,
+    crossLabelOwn:
+      r?.crossLabelOwn ?? (r?.ownImagesLoss === 'own-classes' ? 0 : (r?.crossLabel ?? 0)),
     ...definedOnly({
       ownSamplesPerClass: r?.ownSamplesPerClass,
       replaySamplesPerClass: r?.replaySamplesPerClass,
       ownBlends: r?.ownBlends,
+      ownImagesLoss: r?.ownImagesLoss,
     }),
     schedule: { ...finetune, ...definedOnly(r?.finetune ?? {}) } as typeof finetune,
   };
@@ -124,6 +126,7 @@ export async function generativeRow(
             ),
             shareOwnImages: true,
             ownBlends: settings.ownBlends,
+            ownImagesLoss: settings.ownImagesLoss,
             keepReplay: settings.ownData === 'real+replay',
           }),
       onEvent: (e) => {
