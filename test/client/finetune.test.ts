@@ -10,6 +10,7 @@ import {
   finetune,
   initClientBackend,
   type MergedSet,
+  maskedCrossEntropy,
   runClient,
   widenClassifier,
 } from '../../src/client';
@@ -314,6 +315,68 @@ describe('fine-tuning options', () => {
     wide.dispose();
     expect(tf.memory().numTensors).toBe(tensors);
     model.dispose();
+  });
+
+  it('masked cross-entropy renormalises flagged rows over their columns only', () => {
+    const probs = tf.tensor2d([
+      [0.5, 0.3, 0.2],
+      [0.5, 0.3, 0.2],
+    ]);
+    const targets = tf.tensor2d([
+      [1, 0, 0],
+      [1, 0, 0],
+    ]);
+    const loss = maskedCrossEntropy(
+      targets,
+      probs,
+      tf.tensor2d([[1], [0]]),
+      tf.tensor2d([[1, 1, 0]]),
+    );
+    expect(loss.dataSync()[0]).toBeCloseTo((-Math.log(0.5 / 0.8) - Math.log(0.5)) / 2, 5);
+    tf.dispose([probs, targets, loss]);
+  });
+
+  it('samples restricted to their own classes learn which one, never that they are no other class', async () => {
+    const union = [...A, 9];
+    const data = oneHotSet(selectClasses(train, A), union, 256);
+    const otherClassProbability = async (restricted: boolean) => {
+      const { model } = buildClassifier({
+        imageShape: [28, 28, 1],
+        numClasses: union.length,
+        filters: ARCH.classifierFilters,
+        denseUnits: ARCH.denseUnits,
+        seed: 4,
+      });
+      const set: MergedSet = restricted
+        ? { ...data, withinClasses: { samples: new Uint8Array(data.count).fill(1), classes: A } }
+        : data;
+      await finetune(model, set, { seed: 2, epochs: 2, batchSize: 32, learningRate: 3e-3 });
+      const x = tf.tensor4d(
+        Float32Array.from(data.images, (v) => v / 255),
+        [data.count, 28, 28, 1],
+      );
+      const p = model.predict(x) as tf.Tensor2D;
+      const rows = await p.array();
+      tf.dispose([x, p]);
+      model.dispose();
+      const other = rows.reduce((s, r) => s + r[3]!, 0) / rows.length;
+      const ownRight = rows.filter((r, i) => {
+        const best = r.slice(0, 3).indexOf(Math.max(...r.slice(0, 3)));
+        return data.targets[i * union.length + best] === 1;
+      }).length;
+      return { other, ownAccuracy: ownRight / rows.length };
+    };
+    const tensors = tf.memory().numTensors;
+    const full = await otherClassProbability(false);
+    const within = await otherClassProbability(true);
+    console.log(
+      `class 9 probability: full loss ${full.other.toFixed(3)}, restricted ${within.other.toFixed(3)}`,
+    );
+    expect(full.other).toBeLessThan(0.1);
+    expect(within.other).toBeGreaterThan(4 * full.other);
+    expect(within.ownAccuracy).toBeGreaterThan(0.8);
+    expect(full.ownAccuracy).toBeGreaterThan(0.8);
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 
   it('frozen layers keep their weights; the others learn', async () => {
