@@ -338,7 +338,7 @@ describe('fine-tuning options', () => {
 
   it('samples restricted to their own classes learn which one, never that they are no other class', async () => {
     const union = [...A, 9];
-    const data = oneHotSet(selectClasses(train, A), union, 256);
+    const data = oneHotSet(selectClasses(train, A), union, 512);
     const otherClassProbability = async (restricted: boolean) => {
       const { model } = buildClassifier({
         imageShape: [28, 28, 1],
@@ -350,7 +350,7 @@ describe('fine-tuning options', () => {
       const set: MergedSet = restricted
         ? { ...data, withinClasses: { samples: new Uint8Array(data.count).fill(1), classes: A } }
         : data;
-      await finetune(model, set, { seed: 2, epochs: 2, batchSize: 32, learningRate: 3e-3 });
+      await finetune(model, set, { seed: 2, epochs: 4, batchSize: 32, learningRate: 3e-3 });
       const x = tf.tensor4d(
         Float32Array.from(data.images, (v) => v / 255),
         [data.count, 28, 28, 1],
@@ -373,7 +373,7 @@ describe('fine-tuning options', () => {
       `class 9 probability: full loss ${full.other.toFixed(3)}, restricted ${within.other.toFixed(3)}`,
     );
     expect(full.other).toBeLessThan(0.1);
-    expect(within.other).toBeGreaterThan(4 * full.other);
+    expect(within.other).toBeGreaterThan(0.2); // near its start (1 / 4), where the full loss takes it to 0
     expect(within.ownAccuracy).toBeGreaterThan(0.8);
     expect(full.ownAccuracy).toBeGreaterThan(0.8);
     expect(tf.memory().numTensors).toBe(tensors);
