@@ -5,6 +5,7 @@ import {
   DEFAULT_RECIPE,
   formatConfusion,
   initClientBackend,
+  OwnImagesLossSchema,
   parseEndpointAddress,
   runClient,
 } from '../src/client';
@@ -130,6 +131,11 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
     'share-own-images': switchFlag(
       "let cross-labelling send the --own-data images to the other endpoints'\nlabel routes (needed unless --cross-label-own 0; docs/RESULTS.md)",
     ),
+    'own-images-loss': flag(OwnImagesLossSchema, {
+      value: 'all-classes|own-classes',
+      default: 'all-classes',
+      help: "what the --own-data images teach: their class among all classes, or only\nwhich of the target's classes each is (own-classes: the target's replay stays\nbeside them to teach its classes against the others', and they are sent\nnowhere; docs/RESULTS.md)",
+    }),
     'cross-label-own': flag(z.coerce.number().min(0).max(1).optional(), {
       value: 'W',
       defaultHelp: 'the --cross-label weight',
@@ -270,6 +276,7 @@ runMain(async () => {
     ...(ownImages ? { ownImages } : {}),
     shareOwnImages: raw.shareOwnImages,
     crossLabelOwn: raw.crossLabelOwn,
+    ownImagesLoss: raw.ownImagesLoss,
     schedule: {
       epochs: raw.epochs,
       batchSize: raw.batchSize,

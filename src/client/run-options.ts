@@ -1,4 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
 import type { CrossLabelScope } from './cross-label';
 import type { CrossLabelSetting } from './cross-label-plan';
 import type { NetworkInfo } from './endpoint';
@@ -6,6 +7,10 @@ import type { Evaluation, LabelledImages } from './evaluate';
 import type { EpochInfo, FinetuneSchedule } from './finetune';
 import type { EndpointAddress, RetryOptions } from './http';
 import type { BalanceSetting, GeneratorSetting } from './recipe';
+
+/** What the target's own images teach (`RunClientOptions.ownImagesLoss`). */
+export const OwnImagesLossSchema = z.enum(['all-classes', 'own-classes']);
+export type OwnImagesLoss = z.infer<typeof OwnImagesLossSchema>;
 
 /** What `runClient` takes, tells while it runs, and returns (run.ts). */
 export type ClientEvent =
@@ -92,10 +97,14 @@ export interface RunClientOptions extends RetryOptions {
    * like every sample. `own-classes`: only which of the target's classes each one is (the
    * loss renormalised over those columns), so that they never teach "real-looking means one
    * of mine"; the boundary with the other networks' classes is then learned from generated
-   * samples alone (with `keepReplay`, the target's too). Their cross-label weight defaults to 0.
+   * samples alone, the target's replay among them (kept by default). Their cross-label weight
+   * defaults to 0, so they are sent nowhere.
    */
-  ownImagesLoss?: 'all-classes' | 'own-classes' | undefined;
-  /** With `ownImages`: keep the target's generated replay beside them (default: they replace it). */
+  ownImagesLoss?: OwnImagesLoss | undefined;
+  /**
+   * With `ownImages`: keep the target's generated replay beside them (default: they replace
+   * it, except with `ownImagesLoss: 'own-classes'`, which keeps it).
+   */
   keepReplay?: boolean | undefined;
   /**
    * Let cross-labelling send `ownImages` to the other networks' endpoints (`POST /v1/label`)

@@ -3,12 +3,7 @@ import { deriveSeed } from '../core/rng';
 import { BudgetExhaustedError } from '../core/sampling';
 import { folderReader } from '../node/fs-atomic';
 import { addOwnBlends } from './blend';
-import {
-  applyCrossLabel,
-  type CrossLabelPlan,
-  planCrossLabel,
-  resolveThreshold,
-} from './cross-label-plan';
+import { applyCrossLabel, planCrossLabel, resolveThreshold } from './cross-label-plan';
 import { type FetchSetOptions, fetchNetworkInfo, fetchPacketSet } from './endpoint';
 import { ClientError, EndpointError } from './errors';
 import { evaluate, modelPredictor } from './evaluate';
@@ -22,11 +17,18 @@ import {
 import { chooseGenerator, type GeneratorChoice, localMenu } from './generator-choice';
 import type { RetryOptions } from './http';
 import { mergeSets, oneHotSet, type SoftSet, withTemperature } from './merge';
+import { refuseUnconsentedSharing, withOwnImagesLoss } from './own-images';
 import { generateReplaySet } from './replay';
 import type { ClientEvent, RunClientOptions, RunClientResult } from './run-options';
 import { saveMergedFolder } from './save';
 
-export type { ClientEvent, RunClientOptions, RunClientResult } from './run-options';
+export {
+  type ClientEvent,
+  type OwnImagesLoss,
+  OwnImagesLossSchema,
+  type RunClientOptions,
+  type RunClientResult,
+} from './run-options';
 
 /**
  * The client end to end: describe every endpoint, fetch verified packets in seeded chunks,
@@ -157,8 +159,9 @@ async function runWithTarget(
   if (plan.skipped) emit({ kind: 'cross-label-skipped', reason: plan.skipped });
   refuseUnconsentedSharing(opts, plan);
   const served = !plan.local;
-  // the target's generated replay, unless its own real images replace it
-  const withReplay = !opts.ownImages || opts.keepReplay === true;
+  // the target's generated replay, unless its own real images replace it (own-class-restricted
+  // own images keep it by default: it teaches their classes against the others')
+  const withReplay = !opts.ownImages || (opts.keepReplay ?? opts.ownImagesLoss === 'own-classes');
   const threshold = resolveThreshold(opts.threshold, plan);
   const perEndpoint = Math.max(1, Math.floor((opts.concurrency ?? 4) / infos.length));
   const choices: Record<string, GeneratorChoice> = {};
@@ -235,12 +238,7 @@ async function runWithTarget(
     crossLabelAgreement = r.agreement;
     emit({ kind: 'cross-labelled', count: merged.count, agreement: r.agreement });
   }
-  if (opts.ownImagesLoss === 'own-classes' && merged.real) {
-    merged = {
-      ...merged,
-      withinClasses: { samples: merged.real, classes: target.manifest.classes },
-    };
-  }
+  merged = withOwnImagesLoss(merged, opts.ownImagesLoss, target.manifest.classes);
 
   const before = opts.test
     ? await evaluate(modelPredictor(target.classifier, target.manifest.classes), opts.test)
@@ -326,17 +324,4 @@ async function runWithTarget(
       total: (performance.now() - t0) / 1000,
     },
   };
-}
-
-/**
- * The target's real images leave the client only with the owner's consent: cross-labelling
- * them posts them to every endpoint.
- */
-function refuseUnconsentedSharing(opts: RunClientOptions, plan: CrossLabelPlan): void {
-  if (!opts.ownImages || plan.weight === 0 || plan.ownWeight === 0 || opts.shareOwnImages) {
-    return;
-  }
-  throw new ClientError(
-    `cross-labelling (weight ${plan.ownWeight} for the target's own images) would send its ${opts.ownImages.count} real images to the other networks' endpoints (POST /v1/label): allow it with --share-own-images (shareOwnImages: true), keep them here with --cross-label-own 0 (they keep their own labels), or turn cross-labelling off with --cross-label 0`,
-  );
 }

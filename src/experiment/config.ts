@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CrossLabelScopeSchema } from '../client/cross-label';
+import { OwnImagesLossSchema } from '../client/run-options';
 import { ArchitectureInfoSchema, NetworkIdSchema, VariantSchema } from '../core/manifest';
 
 /** The fine-tuning schedule's settings (see FinetuneSchedule in src/client/finetune.ts). */
@@ -69,7 +70,7 @@ export const RecipeSchema = z.strictObject({
   /** With `ownData` real: blends of own images with generated samples, per own image (src/client/blend.ts). */
   ownBlends: z.number().positive().max(4).optional(),
   /** What the target's own images teach: all classes (default) or only among its own (src/client/run-options.ts). */
-  ownImagesLoss: z.enum(['all-classes', 'own-classes']).optional(),
+  ownImagesLoss: OwnImagesLossSchema.optional(),
   /** The target's generated replay per class (default `samplesPerClass`). */
   replaySamplesPerClass: z.number().int().positive().optional(),
   finetune: FinetuneConfigSchema.partial().optional(),

@@ -206,6 +206,15 @@ describe('cross-labelling over HTTP', () => {
     expect(both.sources.map((s) => s.networkId).sort()).toEqual(['net-a', 'net-b', 'net-b']);
     expect(both.sources.map((s) => s.source)).toContain('own:net-b');
     both.model.dispose();
+    // own-classes: no consent needed (they are sent nowhere), and the replay stays beside them
+    const within = await run({ ownImagesLoss: 'own-classes' });
+    expect(within.settings.crossLabelOwn).toBe(0);
+    expect(within.sources.map((s) => s.networkId).sort()).toEqual(['net-a', 'net-b', 'net-b']);
+    within.model.dispose();
+    // unless told otherwise
+    const alone = await run({ ownImagesLoss: 'own-classes', keepReplay: false });
+    expect(alone.sources.filter((s) => s.networkId === 'net-b')).toHaveLength(1);
+    alone.model.dispose();
   });
 
   it('a weight with an uncalibrated endpoint or target: refused before any packet, naming the fix', async () => {

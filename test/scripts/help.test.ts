@@ -55,6 +55,15 @@ describe('flag errors name the flag', () => {
     expect(bad.err).toMatch(/--network: network id: lowercase letters/);
     for (const r of [none, bad]) expect(r.err).not.toMatch(/ at .*\.ts:\d+/);
   }, 60_000);
+
+  it('finetune: --own-images-loss takes one of its two values, and --help lists them', async () => {
+    const bad = await runScript('finetune.ts', '--own-images-loss', 'mine', '--target', '/nowhere');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--own-images-loss: Invalid option.*all-classes.*own-classes/);
+    expect(bad.err).not.toMatch(/ at .*\.ts:\d+/);
+    const help = await runScript('finetune.ts', '--help');
+    expect(help.out).toMatch(/--own-images-loss all-classes\|own-classes/);
+  }, 60_000);
 });
 
 describe('npm run bench:layers', () => {
