@@ -126,10 +126,10 @@ measured so far (src/client/recipe.ts; docs/RESULTS.md).`,
     }),
     'own-data': flag(z.string(), {
       value: 'DIR',
-      help: "dataset folder holding the target's own training images: they stand\nin for its generated replay (one-hot labels, only its classes). Helped on\nFashion-MNIST where the networks were trained with --adversarial-epochs and\nthe images were cross-labelled too (--share-own-images); hurt with plain VAEs\nor kept out of cross-labelling (docs/RESULTS.md)",
+      help: "dataset folder holding the target's own training images: they stand\nin for its generated replay (one-hot labels, only its classes). Helped on\nFashion-MNIST where the networks were trained with --adversarial-epochs and\nthe images were cross-labelled too (--share-own-images); hurt with plain VAEs\nor kept out of cross-labelling under the full loss; kept private with\n--own-images-loss own-classes (beside the replay) within a point of shared\n(docs/RESULTS.md)",
     }),
     'share-own-images': switchFlag(
-      "let cross-labelling send the --own-data images to the other endpoints'\nlabel routes (needed unless --cross-label-own 0; docs/RESULTS.md)",
+      "let cross-labelling send the --own-data images to the other endpoints'\nlabel routes (needed unless --own-images-loss own-classes or\n--cross-label-own 0; docs/RESULTS.md)",
     ),
     'own-images-loss': flag(OwnImagesLossSchema, {
       value: 'all-classes|own-classes',

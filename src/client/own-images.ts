@@ -12,7 +12,7 @@ export function refuseUnconsentedSharing(opts: RunClientOptions, plan: CrossLabe
     return;
   }
   throw new ClientError(
-    `cross-labelling (weight ${plan.ownWeight} for the target's own images) would send its ${opts.ownImages.count} real images to the other networks' endpoints (POST /v1/label): allow it with --share-own-images (shareOwnImages: true), keep them here with --cross-label-own 0 (they keep their own labels), or turn cross-labelling off with --cross-label 0`,
+    `cross-labelling (weight ${plan.ownWeight} for the target's own images) would send its ${opts.ownImages.count} real images to the other networks' endpoints (POST /v1/label): allow it with --share-own-images (shareOwnImages: true), keep them here with --own-images-loss own-classes (ownImagesLoss: 'own-classes'; they learn only among the target's classes, within a point of sharing them on Fashion-MNIST, docs/RESULTS.md) or --cross-label-own 0 (they keep their own labels), or turn cross-labelling off with --cross-label 0`,
   );
 }
 

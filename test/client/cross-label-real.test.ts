@@ -185,7 +185,7 @@ describe('cross-labelling over HTTP', () => {
       const err = await run(extra).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ClientError);
       expect((err as Error).message).toMatch(
-        /send its 40 real images.*--share-own-images.*--cross-label-own 0.*--cross-label 0/,
+        /send its 40 real images.*--share-own-images.*--own-images-loss own-classes.*--cross-label-own 0.*--cross-label 0/,
       );
     }
     expect(kinds).not.toContain('download');
