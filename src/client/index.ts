@@ -9,6 +9,7 @@ export * from './finetune';
 export * from './http';
 export * from './label';
 export * from './merge';
+export { defaultCrossLabelOwn, defaultKeepReplay } from './own-images';
 export * from './recipe';
 export * from './replay';
 export * from './run';

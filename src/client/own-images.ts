@@ -25,3 +25,19 @@ export function withOwnImagesLoss(
   if (loss !== 'own-classes' || !set.real) return set;
   return { ...set, withinClasses: { samples: set.real, classes: ownClasses } };
 }
+
+/**
+ * The own images' cross-label weight when none is given: 0 for `own-classes` (they need no
+ * other network's opinion, so they are sent nowhere); else undefined, i.e. the cross-label weight.
+ */
+export function defaultCrossLabelOwn(loss: OwnImagesLoss | undefined): number | undefined {
+  return loss === 'own-classes' ? 0 : undefined;
+}
+
+/**
+ * Whether the target's generated replay stays beside its own images when `keepReplay` is not
+ * given: with `own-classes` it does, since it alone teaches their classes against the others'.
+ */
+export function defaultKeepReplay(loss: OwnImagesLoss | undefined): boolean {
+  return loss === 'own-classes';
+}

@@ -17,7 +17,12 @@ import {
 import { chooseGenerator, type GeneratorChoice, localMenu } from './generator-choice';
 import type { RetryOptions } from './http';
 import { mergeSets, oneHotSet, type SoftSet, withTemperature } from './merge';
-import { refuseUnconsentedSharing, withOwnImagesLoss } from './own-images';
+import {
+  defaultCrossLabelOwn,
+  defaultKeepReplay,
+  refuseUnconsentedSharing,
+  withOwnImagesLoss,
+} from './own-images';
 import { generateReplaySet } from './replay';
 import type { ClientEvent, RunClientOptions, RunClientResult } from './run-options';
 import { saveMergedFolder } from './save';
@@ -153,15 +158,13 @@ async function runWithTarget(
     target,
     retry,
     opts.crossLabelScope,
-    // own images that learn only among their own classes need no other network's opinion
-    opts.crossLabelOwn ?? (opts.ownImagesLoss === 'own-classes' ? 0 : undefined),
+    opts.crossLabelOwn ?? defaultCrossLabelOwn(opts.ownImagesLoss),
   );
   if (plan.skipped) emit({ kind: 'cross-label-skipped', reason: plan.skipped });
   refuseUnconsentedSharing(opts, plan);
   const served = !plan.local;
-  // the target's generated replay, unless its own real images replace it (own-class-restricted
-  // own images keep it by default: it teaches their classes against the others')
-  const withReplay = !opts.ownImages || (opts.keepReplay ?? opts.ownImagesLoss === 'own-classes');
+  // the target's generated replay, unless its own real images replace it
+  const withReplay = !opts.ownImages || (opts.keepReplay ?? defaultKeepReplay(opts.ownImagesLoss));
   const threshold = resolveThreshold(opts.threshold, plan);
   const perEndpoint = Math.max(1, Math.floor((opts.concurrency ?? 4) / infos.length));
   const choices: Record<string, GeneratorChoice> = {};

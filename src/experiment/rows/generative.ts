@@ -1,4 +1,10 @@
-import { evaluate, modelPredictor, type RunClientOptions, runClient } from '../../client';
+import {
+  defaultCrossLabelOwn,
+  evaluate,
+  modelPredictor,
+  type RunClientOptions,
+  runClient,
+} from '../../client';
 import { deriveSeed } from '../../core/rng';
 import type { EndpointRuntime } from '../../worker-host/local-endpoint';
 import { calibratedDirs } from '../calibrated';
@@ -62,8 +68,7 @@ export function clientSettings(ctx: RepeatContext, row: RowSpec) {
     ownData: r?.ownData ?? 'replay',
     crossLabel: r?.crossLabel ?? 0,
     crossLabelScope: r?.crossLabelScope ?? 'all',
-    crossLabelOwn:
-      r?.crossLabelOwn ?? (r?.ownImagesLoss === 'own-classes' ? 0 : (r?.crossLabel ?? 0)),
+    crossLabelOwn: r?.crossLabelOwn ?? defaultCrossLabelOwn(r?.ownImagesLoss) ?? r?.crossLabel ?? 0,
     ...definedOnly({
       ownSamplesPerClass: r?.ownSamplesPerClass,
       replaySamplesPerClass: r?.replaySamplesPerClass,
