@@ -2,10 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExperimentConfigSchema } from '../../src/experiment/config';
+import { REPO_ROOT } from '../../src/node/repo-root';
 
 // Every config a command in docs/RESULTS.md runs with --config-file: a config that no longer
 // parses would make those commands fail for anyone re-checking a reported figure.
-const dir = join(__dirname, '../../scripts/configs');
+const dir = join(REPO_ROOT, 'scripts', 'configs');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('scripts/configs', () => {
