@@ -1,5 +1,14 @@
 import '@tensorflow/tfjs-backend-cpu';
-import { copyFile, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -53,5 +62,69 @@ describe('Worker bundler containment', () => {
     await expect(startNodeEndpoint({ modelDir: dir })).rejects.toThrow(
       /generator\/weights\.bin: cannot be read \(.*symlink that leads outside/,
     );
+  });
+});
+
+/**
+ * Endpoints of one network started at once all prepare its bundle folder: one version's copies
+ * are written once (a temp folder renamed in) and never rewritten under a running endpoint.
+ */
+describe('Worker bundle folder under concurrent preparation', () => {
+  it('four preparations of one model folder at once all succeed with the same intact copies', async () => {
+    const { dir } = await writeTinyNetwork();
+    const out = join(await mkdtemp(join(tmpdir(), 'ks-bundle-')), 'bundle');
+    const bundles = await Promise.all(
+      [1, 2, 3, 4].map(() => prepareWorkerBundle(dir, { outDir: out })),
+    );
+    const modelDirs = new Set(bundles.map((b) => b.modelFilesDir));
+    expect(modelDirs.size).toBe(1);
+    const [bundle] = bundles;
+    for (const path of ['manifest.json', 'classifier/weights.bin', 'generator/weights.bin']) {
+      expect(await readFile(join(bundle!.modelFilesDir, `${path}.bin`))).toEqual(
+        await readFile(join(dir, path)),
+      );
+    }
+    // no temp folder is left behind, and bundle.js imports the one version's copies
+    expect((await readdir(out)).sort()).toEqual(
+      [basename(bundle!.modelFilesDir), 'bundle.js', 'wrangler.json'].sort(),
+    );
+    const js = await readFile(join(out, 'bundle.js'), 'utf8');
+    expect(js).toContain(`./${basename(bundle!.modelFilesDir)}/classifier/weights.bin.bin`);
+    await rm(dirname(out), { recursive: true, force: true });
+  });
+
+  it('does not rewrite a version already in place, and puts a retrained network beside it', async () => {
+    const { dir } = await writeTinyNetwork();
+    const out = join(await mkdtemp(join(tmpdir(), 'ks-bundle-')), 'bundle');
+    const first = await prepareWorkerBundle(dir, { outDir: out });
+    const weights = join(first.modelFilesDir, 'generator/weights.bin.bin');
+    const before = await stat(weights);
+    const again = await prepareWorkerBundle(dir, { outDir: out });
+    expect(again.modelFilesDir).toBe(first.modelFilesDir);
+    const after = await stat(weights);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    // the same folder, re-exported with other classes: a new version, the old one kept
+    await rm(dir, { recursive: true });
+    await writeTinyNetwork({ dir, classes: [0, 2] });
+    const retrained = await prepareWorkerBundle(dir, { outDir: out });
+    expect(retrained.modelFilesDir).not.toBe(first.modelFilesDir);
+    expect(await pathExists(weights)).toBe(true);
+    const js = await readFile(join(out, 'bundle.js'), 'utf8');
+    expect(js).toContain(basename(retrained.modelFilesDir));
+    expect(js).not.toContain(basename(first.modelFilesDir));
+    await rm(dirname(out), { recursive: true, force: true });
+  });
+
+  it('replaces a bundled copy that was edited by hand', async () => {
+    const { dir } = await writeTinyNetwork();
+    const out = join(await mkdtemp(join(tmpdir(), 'ks-bundle-')), 'bundle');
+    const bundle = await prepareWorkerBundle(dir, { outDir: out });
+    const copy = join(bundle.modelFilesDir, 'classifier/weights.bin.bin');
+    const bytes = await readFile(copy);
+    bytes[3] = (bytes[3]! + 1) % 256;
+    await writeFile(copy, bytes);
+    await prepareWorkerBundle(dir, { outDir: out });
+    expect(await readFile(copy)).toEqual(await readFile(join(dir, 'classifier/weights.bin')));
+    await rm(dirname(out), { recursive: true, force: true });
   });
 });

@@ -153,7 +153,7 @@ describe('edge endpoint in workerd', () => {
       /generator\/weights\.bin: sha256/,
     );
     // Tamper with the bundled copy too and run it: the Worker checks every sha256 at load.
-    await writeFile(join(bundle.dir, 'model/generator/weights.bin.bin'), bytes);
+    await writeFile(join(bundle.modelFilesDir, 'generator/weights.bin.bin'), bytes);
     const { unstable_startWorker } = await import('wrangler');
     const worker = await unstable_startWorker({
       config: bundle.configPath,
