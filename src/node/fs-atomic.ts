@@ -20,10 +20,15 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
  * Write a whole folder atomically: fill a temp folder beside `dir`, then swap it in with
  * renames. Readers see either the old folder or the new one, never a mix; on failure
  * nothing is left behind.
+ *
+ * `keepExisting`: first writer wins. When `dir` already exists and this says it is good
+ * (e.g. a concurrent writer of the same content finished first), it is left untouched and
+ * this write is discarded, so a reader of the existing folder never sees it move.
  */
 export async function writeFolderAtomic(
   dir: string,
   files: Record<string, Uint8Array | string>,
+  opts: { keepExisting?: (dir: string) => Promise<boolean> } = {},
 ): Promise<void> {
   const target = resolve(dir);
   const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -36,6 +41,19 @@ export async function writeFolderAtomic(
       await writeFile(p, data);
     }
     await mkdir(dirname(target), { recursive: true });
+    if (opts.keepExisting) {
+      try {
+        await rename(tmp, target); // succeeds where no folder (or an empty one) is in the way
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+        if (await opts.keepExisting(target)) {
+          await rm(tmp, { recursive: true, force: true });
+          return;
+        }
+      }
+    }
     let hadOld = true;
     try {
       await rename(target, old);

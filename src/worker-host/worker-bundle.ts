@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { MANIFEST_FILE, type Manifest, sha256Hex } from '../core/manifest';
 import { ModelFolderError, readManifest } from '../core/model-folder';
-import { folderReader, writeFileAtomic } from '../node/fs-atomic';
+import { folderReader, writeFileAtomic, writeFolderAtomic } from '../node/fs-atomic';
 import { REPO_ROOT } from '../node/repo-root';
 import { networkWranglerConfig } from './wrangler-config';
 
@@ -95,44 +95,29 @@ export async function prepareWorkerBundle(
 }
 
 /**
- * Put one version's model files at `target` unless they are there already: fill a temp folder
- * beside it and rename it in. A concurrent preparation of the same version either wins the
- * rename or finds the winner's complete folder; a folder whose copies no longer match the
- * manifest (edited by hand) is swapped for a fresh one.
+ * Put one version's model files at `target` unless they are there already, as one atomic
+ * folder write. A concurrent preparation of the same version either wins the rename or keeps
+ * the winner's complete folder; a folder whose copies no longer match (edited by hand) is
+ * swapped for a fresh one.
  */
 async function installModelFiles(
   target: string,
   files: Map<string, Uint8Array>,
   shas: Record<string, string>,
 ): Promise<void> {
-  if (await bundledCopiesMatch(target, shas)) return;
-  const tmp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    for (const [path, bytes] of files) {
-      const file = resolve(tmp, `${path}.bin`);
-      // readManifest refused '..' and absolute paths already; this keeps the write contained
-      // whatever a future caller passes.
-      const rel = relative(tmp, file);
-      if (rel.startsWith('..') || isAbsolute(rel)) {
-        throw new ModelFolderError(`${path}: leaves the bundle folder ${target}`);
-      }
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, bytes);
+  const intact = (dir: string) => bundledCopiesMatch(dir, shas);
+  if (await intact(target)) return;
+  const copies: Record<string, Uint8Array> = {};
+  for (const [path, bytes] of files) {
+    // readManifest refused '..' and absolute paths already; this keeps the write contained
+    // whatever a future caller passes.
+    const rel = relative(target, resolve(target, `${path}.bin`));
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      throw new ModelFolderError(`${path}: leaves the bundle folder ${target}`);
     }
-    try {
-      await rename(tmp, target);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
-      if (await bundledCopiesMatch(target, shas)) return; // another preparation won
-      const old = `${target}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
-      await rename(target, old);
-      await rename(tmp, target);
-      await rm(old, { recursive: true, force: true });
-    }
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
+    copies[rel] = bytes;
   }
+  await writeFolderAtomic(target, copies, { keepExisting: intact });
 }
 
 /** Whether `dir` holds a copy of every file named in `shas` (path -> sha256), each intact. */
@@ -160,19 +145,18 @@ async function pruneOldVersions(dir: string, current: string): Promise<void> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (name === current || !(name === 'model' || name.startsWith('model-'))) continue;
     const p = join(dir, name);
-    const age =
-      Date.now() -
-      (await stat(p).then(
-        (s) => s.mtimeMs,
-        () => Date.now(),
-      ));
-    if (age > PRUNE_AFTER_MS) await rm(p, { recursive: true, force: true });
+    const modified = await stat(p).then(
+      (st) => st.mtimeMs,
+      () => undefined, // gone already (another preparation pruned it)
+    );
+    if (modified !== undefined && Date.now() - modified > PRUNE_AFTER_MS) {
+      await rm(p, { recursive: true, force: true });
+    }
   }
 }
 
 /** Every model folder under models/ (those with a manifest.json). */
 export async function listModelDirs(modelsRoot = join(REPO_ROOT, 'models')): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
   const out: string[] = [];
   for (const e of await readdir(modelsRoot, { withFileTypes: true }).catch(() => [])) {
     if (!e.isDirectory()) continue;

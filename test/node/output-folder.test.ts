@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +63,22 @@ describe('writeFolderAtomic', () => {
       expect((await readdir(tmp)).sort()).toEqual(['out']);
       await writeFolderAtomic(dir, { 'b.txt': 'new' });
       expect(await readdir(dir)).toEqual(['b.txt']);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+  it('keepExisting: a folder it calls good stays untouched (same inode), one it refuses is replaced', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'ks-atomic-'));
+    try {
+      const dir = join(tmp, 'out');
+      await writeFolderAtomic(dir, { 'a.txt': 'first' }, { keepExisting: async () => true });
+      const before = await stat(dir);
+      await writeFolderAtomic(dir, { 'a.txt': 'second' }, { keepExisting: async () => true });
+      expect((await stat(dir)).ino).toBe(before.ino);
+      expect(await readFile(join(dir, 'a.txt'), 'utf8')).toBe('first');
+      await writeFolderAtomic(dir, { 'a.txt': 'third' }, { keepExisting: async () => false });
+      expect(await readFile(join(dir, 'a.txt'), 'utf8')).toBe('third');
+      expect(await readdir(tmp)).toEqual(['out']); // no temp or old folder left
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

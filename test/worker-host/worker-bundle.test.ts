@@ -70,9 +70,15 @@ describe('Worker bundler containment', () => {
  * are written once (a temp folder renamed in) and never rewritten under a running endpoint.
  */
 describe('Worker bundle folder under concurrent preparation', () => {
-  it('four preparations of one model folder at once all succeed with the same intact copies', async () => {
+  /** A tiny network and a bundle folder to prepare it into (`out`, inside a temp `parent`). */
+  async function networkAndBundleDir() {
     const { dir } = await writeTinyNetwork();
-    const out = join(await mkdtemp(join(tmpdir(), 'ks-bundle-')), 'bundle');
+    const parent = await mkdtemp(join(tmpdir(), 'ks-bundle-'));
+    return { dir, parent, out: join(parent, 'bundle') };
+  }
+
+  it('four preparations of one model folder at once all succeed with the same intact copies', async () => {
+    const { dir, parent, out } = await networkAndBundleDir();
     const bundles = await Promise.all(
       [1, 2, 3, 4].map(() => prepareWorkerBundle(dir, { outDir: out })),
     );
@@ -90,12 +96,11 @@ describe('Worker bundle folder under concurrent preparation', () => {
     );
     const js = await readFile(join(out, 'bundle.js'), 'utf8');
     expect(js).toContain(`./${basename(bundle!.modelFilesDir)}/classifier/weights.bin.bin`);
-    await rm(dirname(out), { recursive: true, force: true });
+    await rm(parent, { recursive: true, force: true });
   });
 
   it('does not rewrite a version already in place, and puts a retrained network beside it', async () => {
-    const { dir } = await writeTinyNetwork();
-    const out = join(await mkdtemp(join(tmpdir(), 'ks-bundle-')), 'bundle');
+    const { dir, parent, out } = await networkAndBundleDir();
     const first = await prepareWorkerBundle(dir, { outDir: out });
     const weights = join(first.modelFilesDir, 'generator/weights.bin.bin');
     const before = await stat(weights);
@@ -112,12 +117,11 @@ describe('Worker bundle folder under concurrent preparation', () => {
     const js = await readFile(join(out, 'bundle.js'), 'utf8');
     expect(js).toContain(basename(retrained.modelFilesDir));
     expect(js).not.toContain(basename(first.modelFilesDir));
-    await rm(dirname(out), { recursive: true, force: true });
+    await rm(parent, { recursive: true, force: true });
   });
 
   it('replaces a bundled copy that was edited by hand', async () => {
-    const { dir } = await writeTinyNetwork();
-    const out = join(await mkdtemp(join(tmpdir(), 'ks-bundle-')), 'bundle');
+    const { dir, parent, out } = await networkAndBundleDir();
     const bundle = await prepareWorkerBundle(dir, { outDir: out });
     const copy = join(bundle.modelFilesDir, 'classifier/weights.bin.bin');
     const bytes = await readFile(copy);
@@ -125,6 +129,6 @@ describe('Worker bundle folder under concurrent preparation', () => {
     await writeFile(copy, bytes);
     await prepareWorkerBundle(dir, { outDir: out });
     expect(await readFile(copy)).toEqual(await readFile(join(dir, 'classifier/weights.bin')));
-    await rm(dirname(out), { recursive: true, force: true });
+    await rm(parent, { recursive: true, force: true });
   });
 });
