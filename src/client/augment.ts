@@ -2,7 +2,7 @@ import type { Rng } from '../core/rng';
 
 /**
  * The fine-tuning augmentations, each a pure function over flat image rows (NHWC, one image
- * per row): translation, horizontal mirroring, mixup. The schedule (finetune.ts) decides
+ * per row): translation, horizontal mirroring, mixup, sharpness jitter, random erasing. The schedule (finetune.ts) decides
  * which run; a switched-off one draws nothing from the RNG, so adding an augmentation never
  * changes the runs that do not use it.
  */
@@ -118,4 +118,27 @@ export function sharpnessInPlace(
     const f = v + amount * (v - scratch[px + p]!);
     a[offset + p] = Math.max(0, Math.min(1, f));
   }
+}
+
+/**
+ * Random erasing (Zhong et al. 2020): one rectangle of 2-33 % of the image's area, aspect
+ * ratio between 1/3 and 3 (log-uniform), filled with uniform noise in [0, 1), in place.
+ */
+export function eraseInPlace(
+  a: Float32Array,
+  offset: number,
+  h: number,
+  w: number,
+  c: number,
+  rng: Rng,
+) {
+  const area = h * w * (0.02 + 0.31 * rng.next());
+  const ratio = Math.exp(Math.log(3) * (2 * rng.next() - 1));
+  const eh = Math.max(1, Math.min(h, Math.round(Math.sqrt(area * ratio))));
+  const ew = Math.max(1, Math.min(w, Math.round(Math.sqrt(area / ratio))));
+  const y0 = rng.int(h - eh + 1);
+  const x0 = rng.int(w - ew + 1);
+  for (let y = y0; y < y0 + eh; y++)
+    for (let x = x0; x < x0 + ew; x++)
+      for (let k = 0; k < c; k++) a[offset + (y * w + x) * c + k] = rng.next();
 }

@@ -3,9 +3,18 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Manifest } from '../core/manifest';
 import { buildClassifier } from '../core/models';
 import { createRng, permutation } from '../core/rng';
-import { blendRows, mirrorInPlace, mixupLambda, sharpnessInPlace, translateInto } from './augment';
+import {
+  blendRows,
+  eraseInPlace,
+  mirrorInPlace,
+  mixupLambda,
+  sharpnessInPlace,
+  translateInto,
+} from './augment';
 import { ClientError } from './errors';
+import { maskedCrossEntropy, softCrossEntropy } from './losses';
 import type { MergedSet } from './merge';
+import { createWeightAverage } from './weight-average';
 
 /**
  * The fine-tuning schedule (the paper gives none; this is ours):
@@ -51,6 +60,18 @@ export interface FinetuneSchedule {
    * the target's trained classifier. Read by `runClient`, which builds the model.
    */
   fromScratch?: boolean | undefined;
+  /**
+   * Random erasing: with probability `erase` each training image has one rectangle (2-33 %
+   * of its area, aspect ratio 1/3-3) filled with uniform noise, so that no small patch
+   * decides the class. 0 or absent: off.
+   */
+  erase?: number | undefined;
+  /**
+   * Weight averaging: an exponential moving average of the trained weights, updated after
+   * every step with decay min(d, (1 + step) / (10 + step)), replaces the last step's weights
+   * at the end. 0 or absent: off (the last step's weights are kept).
+   */
+  averageDecay?: number | undefined;
 }
 
 export const DEFAULT_SCHEDULE: FinetuneSchedule = {
@@ -159,39 +180,6 @@ export function cosineLearningRate(
   );
 }
 
-/** Soft-target cross-entropy, batch mean. */
-export function softCrossEntropy(targets: tf.Tensor, probs: tf.Tensor): tf.Scalar {
-  return tf.tidy(
-    () =>
-      tf.neg(
-        tf.mean(tf.sum(tf.mul(targets, tf.log(tf.clipByValue(probs, 1e-7, 1))), -1)),
-      ) as tf.Scalar,
-  );
-}
-
-/**
- * Soft-target cross-entropy where row i with rows[i] = 1 has its probabilities renormalised
- * over the columns with columns[k] = 1 (the others' probability is taken out), batch mean.
- */
-export function maskedCrossEntropy(
-  targets: tf.Tensor,
-  probs: tf.Tensor,
-  rows: tf.Tensor,
-  columns: tf.Tensor,
-): tf.Scalar {
-  return tf.tidy(() => {
-    // factor 1 everywhere on unflagged rows, the column mask on flagged ones
-    const factor = tf.add(tf.sub(1, rows), tf.mul(rows, columns));
-    const kept = tf.mul(probs, factor);
-    const total = tf.sum(kept, -1, true);
-    const logp = tf.sub(
-      tf.log(tf.clipByValue(kept, 1e-7, 1)),
-      tf.log(tf.clipByValue(total, 1e-7, 1)),
-    );
-    return tf.neg(tf.mean(tf.sum(tf.mul(targets, logp), -1))) as tf.Scalar;
-  });
-}
-
 /** Fine-tune `model` (columns = data.classes) in place on the merged set. */
 export async function finetune(
   model: tfl.LayersModel,
@@ -239,6 +227,8 @@ export async function finetune(
         [1, u],
       )
     : undefined;
+  const erase = s.erase ?? 0;
+  const averaging = s.averageDecay ? createWeightAverage(vars, s.averageDecay) : undefined;
   const batches = Math.ceil(data.count / s.batchSize);
   const totalSteps = Math.max(1, s.epochs * batches);
   const history: EpochInfo[] = [];
@@ -279,6 +269,7 @@ export async function finetune(
             const amount = Math.max(-1, sharpness * (2 * rng.next() - 1));
             sharpnessInPlace(x, i * px, h, w, c, amount, scratch);
           }
+          if (erase > 0 && rng.next() < erase) eraseInPlace(x, i * px, h, w, c, rng);
           y.set(data.targets.subarray(j * u, (j + 1) * u), i * u);
         }
         if (s.mixup) {
@@ -305,6 +296,7 @@ export async function finetune(
         )!;
         const loss = (await cost.data())[0]!;
         tf.dispose([xt, yt, cost, ...(rows ? [rows] : [])]);
+        averaging?.update(step);
         sum += loss * n;
         step++;
         opts.onBatch?.({ epoch, batch: b + 1, batches, loss });
@@ -321,9 +313,11 @@ export async function finetune(
       history.push(info);
       opts.onEpoch?.(info);
     }
+    averaging?.apply();
   } finally {
     optimizer.dispose();
     columnMask?.dispose();
+    averaging?.dispose();
   }
   return history;
 }

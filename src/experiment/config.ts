@@ -21,6 +21,10 @@ export const FinetuneConfigSchema = z.strictObject({
   mixup: z.number().min(0).optional(),
   /** Start from freshly initialised (seeded) weights instead of the target's classifier. */
   fromScratch: z.boolean().optional(),
+  /** Random erasing: probability that an image gets one noise-filled rectangle (0 or absent: off). */
+  erase: z.number().min(0).max(1).optional(),
+  /** Weight averaging: decay of the moving average of the weights kept at the end (0 or absent: off). */
+  averageDecay: z.number().min(0).max(0.99999).optional(),
 });
 
 /**

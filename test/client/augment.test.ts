@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   blendRows,
+  eraseInPlace,
   mirrorInPlace,
   mixupLambda,
   sharpnessInPlace,
@@ -112,5 +113,36 @@ describe('sharpnessInPlace', () => {
     sharpnessInPlace(two, 25, 5, 5, 1, 1, scratch);
     expect(Array.from(two.subarray(0, 25))).toEqual(Array.from(edge()));
     expect(two[26]).toBeCloseTo(0.05, 6);
+  });
+});
+
+describe('eraseInPlace', () => {
+  it('fills one rectangle of 2-33 % of the image with noise, the rest and other images untouched', () => {
+    const rng = createRng(7);
+    const h = 28;
+    const w = 28;
+    const c = 2;
+    for (let trial = 0; trial < 200; trial++) {
+      const a = new Float32Array(2 * h * w * c).fill(-1);
+      eraseInPlace(a, h * w * c, h, w, c, rng);
+      expect(a.subarray(0, h * w * c).every((v) => v === -1)).toBe(true);
+      const img = a.subarray(h * w * c);
+      const changed: [number, number][] = [];
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          const px = img.subarray((y * w + x) * c, (y * w + x + 1) * c);
+          if (px[0] !== -1) {
+            expect(px.every((v) => v >= 0 && v < 1)).toBe(true);
+            changed.push([y, x]);
+          } else expect(px.every((v) => v === -1)).toBe(true);
+        }
+      const ys = changed.map(([y]) => y);
+      const xs = changed.map(([, x]) => x);
+      const eh = Math.max(...ys) - Math.min(...ys) + 1;
+      const ew = Math.max(...xs) - Math.min(...xs) + 1;
+      expect(changed.length).toBe(eh * ew); // one full rectangle
+      expect(changed.length).toBeGreaterThanOrEqual(Math.floor(0.02 * h * w) - 4);
+      expect(changed.length).toBeLessThanOrEqual(Math.ceil(0.33 * h * w) + 2 * h);
+    }
   });
 });

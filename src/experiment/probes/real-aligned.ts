@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { translateInto } from '../../client/augment';
-import { cosineLearningRate, softCrossEntropy, widenClassifier } from '../../client/finetune';
+import { cosineLearningRate, widenClassifier } from '../../client/finetune';
+import { softCrossEntropy } from '../../client/losses';
 import { mergeSets } from '../../client/merge';
 import { createRng, deriveSeed, permutation } from '../../core/rng';
 import { packets, type Repeat, SCHEDULE, score } from './repeat';
