@@ -37,6 +37,8 @@ function abandonedGet(base: string, path: string): { goAway: () => void } {
 describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime) => {
   let roomy: LocalEndpoint;
   let tight: LocalEndpoint;
+  /** Aborts, in afterAll, every request a test may have left in flight. */
+  const outstanding = new AbortController();
   let selective: number;
   let fullPacketBatches = 0;
 
@@ -63,16 +65,26 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
       });
       return { ...ep, url: ep.directUrl };
     };
-    [roomy, tight] = await Promise.all([
+    // allSettled: an endpoint that started is stopped in afterAll even if the other failed
+    const started = await Promise.allSettled([
       start({ maxConcurrentPackets: 2, maxQueuedPackets: 100 }),
       start({ maxConcurrentPackets: 1, maxQueuedPackets: 1 }),
     ]);
+    [roomy, tight] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [
+      LocalEndpoint,
+      LocalEndpoint,
+    ];
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
     // Keeps about half: a count=1024 packet takes ~16 batches.
     selective = await confidenceQuantile((path, init) => fetch(`${roomy.url}${path}`, init), 0.5);
   });
 
   afterAll(async () => {
-    await Promise.all([roomy?.stop(), tight?.stop()]);
+    // A failed test may leave requests in flight: end them first, so that stopping the
+    // endpoints does not wait on them (a workerd left running outlives the test run).
+    outstanding.abort();
+    await Promise.allSettled([roomy?.stop(), tight?.stop()]);
   });
 
   it(
@@ -82,6 +94,7 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('under load (%s)', (runtime)
       const packets = done.map(async (_, i) => {
         const res = await fetch(
           `${roomy.url}/v1/packet?count=1024&seed=${i + 1}&threshold=${selective}`,
+          { signal: outstanding.signal },
         );
         const p = await readPacket(res, selective);
         done[i] = true;
