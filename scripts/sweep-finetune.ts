@@ -76,7 +76,7 @@ other way to compare schedules: they choose on the networks' own validation slic
       {
         value: 'JSON',
         default: [{ epochs: 3 }],
-        help: 'array of schedule objects: epochs, batchSize, learningRate,\nfinalFraction, frozenLayers, shiftPixels, mirror, sharpness, mixup',
+        help: 'array of schedule objects: epochs, batchSize, learningRate,\nfinalFraction, frozenLayers, shiftPixels, mirror, sharpness, mixup,\nerase, averageDecay',
       },
     ),
     'data-dir': flag(z.string(), {
