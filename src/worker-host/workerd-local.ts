@@ -1,10 +1,17 @@
 import type { Limits } from '../worker/limits';
 import { prepareWorkerBundle } from './worker-bundle';
 
-/** Keep wrangler off the network in everything that starts it. */
+/**
+ * Keep wrangler off the network in everything that starts it, and off the generated
+ * wrangler.json: wrangler otherwise watches the config and restarts workerd on a new port
+ * when the file is replaced (e.g. by another endpoint of the same network preparing its
+ * bundle), which leaves a caller of the old direct address refused. The config is ours to
+ * regenerate; a changed network is served by starting its endpoint again.
+ */
 export function quietWrangler(): void {
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
   process.env.WRANGLER_SEND_METRICS = 'false';
+  process.env.WRANGLER_CI_DISABLE_CONFIG_WATCHING = 'true';
 }
 
 /**

@@ -103,11 +103,14 @@ describe('Worker bundle folder under concurrent preparation', () => {
     const { dir, parent, out } = await networkAndBundleDir();
     const first = await prepareWorkerBundle(dir, { outDir: out });
     const weights = join(first.modelFilesDir, 'generator/weights.bin.bin');
-    const before = await stat(weights);
+    const generated = [weights, join(out, 'bundle.js'), join(out, 'wrangler.json')];
+    const before = await Promise.all(generated.map((f) => stat(f)));
     const again = await prepareWorkerBundle(dir, { outDir: out });
     expect(again.modelFilesDir).toBe(first.modelFilesDir);
-    const after = await stat(weights);
-    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    // neither the copies nor bundle.js nor wrangler.json (which a running endpoint's wrangler
+    // watches) are replaced by an identical file
+    const after = await Promise.all(generated.map((f) => stat(f)));
+    expect(after.map((a) => [a.ino, a.mtimeMs])).toEqual(before.map((b) => [b.ino, b.mtimeMs]));
     // the same folder, re-exported with other classes: a new version, the old one kept
     await rm(dir, { recursive: true });
     await writeTinyNetwork({ dir, classes: [0, 2] });
