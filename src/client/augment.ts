@@ -2,9 +2,9 @@ import type { Rng } from '../core/rng';
 
 /**
  * The fine-tuning augmentations, each a pure function over flat image rows (NHWC, one image
- * per row): translation, horizontal mirroring, mixup, sharpness jitter, random erasing. The schedule (finetune.ts) decides
- * which run; a switched-off one draws nothing from the RNG, so adding an augmentation never
- * changes the runs that do not use it.
+ * per row): translation, horizontal mirroring, mixup, sharpness jitter, random erasing. The
+ * schedule (finetune.ts) decides which run; a switched-off one draws nothing from the RNG, so
+ * adding an augmentation never changes the runs that do not use it.
  */
 
 /** Copy one image scaled to [0, 1], translated by (dy, dx) pixels, zero-filled at the edges. */

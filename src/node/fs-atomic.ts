@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ReadFile } from '../core/model-folder';
 
@@ -14,6 +14,27 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * `writeFileAtomic`, unless `path` already holds exactly `data`: then the file is left as it
+ * is (same inode, same mtime), so whoever watches it sees no change. The old file is read
+ * only when its size is `data`'s, which bounds the read.
+ */
+export async function writeFileAtomicIfChanged(
+  path: string,
+  data: Uint8Array | string,
+): Promise<void> {
+  const bytes =
+    typeof data === 'string'
+      ? Buffer.from(data)
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size === bytes.length && bytes.equals(await readFile(path))) return;
+  await writeFileAtomic(path, bytes);
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFolderAtomic } from '../../src/node/fs-atomic';
+import { writeFileAtomicIfChanged, writeFolderAtomic } from '../../src/node/fs-atomic';
 import { checkOutputFolder } from '../../src/node/output-folder';
 
 describe('checkOutputFolder (the one output-folder rule)', () => {
@@ -82,5 +82,24 @@ describe('writeFolderAtomic', () => {
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+describe('writeFileAtomicIfChanged', () => {
+  it('leaves a file holding the same bytes untouched and replaces one that differs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ks-if-changed-'));
+    const path = join(dir, 'sub', 'config.json');
+    await writeFileAtomicIfChanged(path, '{"a":1}\n');
+    const first = await stat(path);
+    await writeFileAtomicIfChanged(path, '{"a":1}\n');
+    const same = await stat(path);
+    expect([same.ino, same.mtimeMs]).toEqual([first.ino, first.mtimeMs]);
+    await writeFileAtomicIfChanged(path, '{"a":2}\n'); // same size, other bytes
+    expect(await readFile(path, 'utf8')).toBe('{"a":2}\n');
+    expect((await stat(path)).ino).not.toBe(first.ino);
+    await writeFileAtomicIfChanged(path, new Uint8Array([1, 2, 3]));
+    expect(Array.from(await readFile(path))).toEqual([1, 2, 3]);
+    expect((await readdir(join(dir, 'sub'))).sort()).toEqual(['config.json']);
+    await rm(dir, { recursive: true, force: true });
   });
 });
