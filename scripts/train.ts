@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { CALIBRATION_FILE } from '../src/core/calibration';
 import {
   ArchitectureSchema,
+  CriticKindSchema,
   GeneratorLossSchema,
   NetworkIdSchema,
   ReconstructionLossSchema,
@@ -125,6 +126,11 @@ with --validation-fraction also calibration.json).`,
       value: 'X',
       default: 10,
       help: "weight of the critic's term in the adversarial stage",
+    }),
+    'adversarial-critic': flag(CriticKindSchema, {
+      value: 'KIND',
+      default: 'image',
+      help: "what the adversarial stage's critic sees: image (the image alone) or class\n(the image with its class: a reconstruction must look like a real image of its class)",
     }),
     seed: flag(int(0).max(0xffffffff), {
       value: 'N',

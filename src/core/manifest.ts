@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
 /** Version of the on-disk model folder layout; readers refuse any other. */
+/**
+ * What an adversarial stage's critic sees: the image alone, or the image with its class (then
+ * a reconstruction must look like a real image of its source's class). src/train/adversarial.ts.
+ */
+export const CriticKindSchema = z.enum(['image', 'class']);
+export type CriticKind = z.infer<typeof CriticKindSchema>;
+
 export const MODEL_FORMAT_VERSION = 1;
 
 export const NETWORK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -102,7 +109,12 @@ export const ManifestSchema = z.object({
     vaeEpochs: z.number().int().nonnegative(),
     /** The adversarial stage after the VAE's epochs, where it ran (`npm run train -- --adversarial-epochs`). */
     adversarial: z
-      .object({ epochs: z.number().int().positive(), weight: z.number().positive() })
+      .object({
+        epochs: z.number().int().positive(),
+        weight: z.number().positive(),
+        /** What the critic saw: the image alone, or the image with its class (absent: image). */
+        critic: CriticKindSchema.optional(),
+      })
       .optional(),
     batchSize: z.number().int().positive(),
     durationSeconds: z.number().nonnegative(),

@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { CrossLabelScopeSchema } from '../client/cross-label';
 import { OwnImagesLossSchema } from '../client/run-options';
-import { ArchitectureInfoSchema, NetworkIdSchema, VariantSchema } from '../core/manifest';
+import {
+  ArchitectureInfoSchema,
+  CriticKindSchema,
+  NetworkIdSchema,
+  VariantSchema,
+} from '../core/manifest';
 
 /** The fine-tuning schedule's settings (see FinetuneSchedule in src/client/finetune.ts). */
 export const FinetuneConfigSchema = z.strictObject({
@@ -122,6 +127,8 @@ export const ExperimentConfigSchema = z
       adversarialEpochs: z.number().int().nonnegative().optional(),
       /** Weight of the critic's term in the adversarial stage (default 10). */
       adversarialWeight: z.number().positive().optional(),
+      /** What the adversarial stage's critic sees: the image alone (default) or with its class. */
+      adversarialCritic: CriticKindSchema.optional(),
     }),
     share: z.strictObject({
       /** Generated samples per class per network (the paper: 5000). */

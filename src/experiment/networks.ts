@@ -95,6 +95,7 @@ export function trainingOptions(
     perceptualWeight: t.perceptualWeight,
     adversarialEpochs: t.adversarialEpochs,
     adversarialWeight: t.adversarialWeight,
+    adversarialCritic: t.adversarialCritic,
     seed: ctx.seed,
     onEvent: (e) => {
       if (e.kind === 'epoch-end') {

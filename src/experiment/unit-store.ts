@@ -64,6 +64,7 @@ export function classifierPart(config: ExperimentConfig) {
     perceptualWeight: _p,
     adversarialEpochs: _ae,
     adversarialWeight: _aw,
+    adversarialCritic: _ac,
     latentSize: _l,
     architecture,
     ...train

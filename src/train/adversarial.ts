@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { ImageShape } from '../core/manifest';
+import type { CriticKind, ImageShape } from '../core/manifest';
 import type { Dataset } from '../data/idx';
+import { oneHotBatch } from './batches';
 import { trainableVariables } from './classifier';
-import { reconstruct, runVaeEpochs, type TrainVaeOptions } from './vae';
+import { reconstruct, runVaeEpochs, type TrainVaeOptions, type VaeBatch } from './vae';
 
 /**
  * The adversarial stage: after the VAE's own epochs, encoder and decoder go on training with
@@ -12,14 +13,30 @@ import { reconstruct, runVaeEpochs, type TrainVaeOptions } from './vae';
  * The VAE's own loss (pixel and/or perceptual) keeps each output faithful to its image; the
  * critic pushes away the blur that loss settles for (the VAE/GAN idea of Larsen et al. 2016).
  * The discriminator serves training only and is not exported.
+ *
+ * The critic judges an image alone (`image`), or an image with its class (`class`: a
+ * projection discriminator, Miyato & Koyama 2018): then a reconstruction must look like a real
+ * image *of its source image's class*, not merely like some real image of the network.
  */
 export interface AdversarialOptions extends TrainVaeOptions {
   /** Weight of the critic's term, per image, beside the VAE's per-image loss terms. */
   weight: number;
+  /** What the critic sees (default `image`). */
+  critic?: CriticKind | undefined;
+  /** The network's classes (one-hot columns of a `class` critic's label input). */
+  classes: readonly number[];
 }
 
-/** A small critic: two strided convs with leaky ReLUs, then one logit (real > 0). */
-export function buildDiscriminator(imageShape: ImageShape, seed: number): tfl.LayersModel {
+/**
+ * A small critic: two strided convs with leaky ReLUs, then one logit (real > 0). With
+ * `classCount` > 0 it also takes a one-hot label y and adds the projection (E y) . h of the
+ * image's features h onto the logit.
+ */
+export function buildDiscriminator(
+  imageShape: ImageShape,
+  seed: number,
+  classCount = 0,
+): tfl.LayersModel {
   const init = (k: number) => tfl.initializers.glorotUniform({ seed: seed + k });
   const input = tfl.input({ shape: [...imageShape], name: 'image' });
   let x = input;
@@ -36,25 +53,51 @@ export function buildDiscriminator(imageShape: ImageShape, seed: number): tfl.La
       .apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.leakyReLU({ alpha: 0.2 }).apply(x) as tfl.SymbolicTensor;
   }
-  x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
+  const h = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
   const logit = tfl.layers
     .dense({ name: 'critic-logit', units: 1, kernelInitializer: init(9) })
-    .apply(x) as tfl.SymbolicTensor;
-  return tfl.model({ inputs: input, outputs: logit, name: 'critic' });
+    .apply(h) as tfl.SymbolicTensor;
+  if (classCount === 0) return tfl.model({ inputs: input, outputs: logit, name: 'critic' });
+  const label = tfl.input({ shape: [classCount], name: 'label' });
+  const embedded = tfl.layers
+    .dense({
+      name: 'critic-embedding',
+      units: h.shape[1]!,
+      useBias: false,
+      kernelInitializer: init(10),
+    })
+    .apply(label) as tfl.SymbolicTensor;
+  const projection = tfl.layers.dot({ axes: -1 }).apply([embedded, h]) as tfl.SymbolicTensor;
+  const out = tfl.layers.add().apply([logit, projection]) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: [input, label], outputs: out, name: 'critic' });
+}
+
+/** The critic's logits for images (and their one-hot labels, for a `class` critic). */
+function judge(critic: tfl.LayersModel, images: tf.Tensor, labels?: tf.Tensor): tf.Tensor {
+  return critic.apply(labels ? [images, labels] : images) as tf.Tensor;
 }
 
 /** The critic's loss: real images towards logit > 0, reconstructions towards < 0. */
-export function criticLoss(critic: tfl.LayersModel, real: tf.Tensor, fake: tf.Tensor): tf.Scalar {
+export function criticLoss(
+  critic: tfl.LayersModel,
+  real: tf.Tensor,
+  fake: tf.Tensor,
+  labels?: tf.Tensor,
+): tf.Scalar {
   return tf.tidy(() => {
-    const onReal = critic.apply(real) as tf.Tensor;
-    const onFake = critic.apply(fake) as tf.Tensor;
+    const onReal = judge(critic, real, labels);
+    const onFake = judge(critic, fake, labels);
     return tf.add(tf.mean(tf.softplus(tf.neg(onReal))), tf.mean(tf.softplus(onFake))) as tf.Scalar;
   });
 }
 
 /** The generator's side (non-saturating): reconstructions the critic takes for real. */
-export function fooledLoss(critic: tfl.LayersModel, fake: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.softplus(tf.neg(critic.apply(fake) as tf.Tensor))) as tf.Scalar);
+export function fooledLoss(
+  critic: tfl.LayersModel,
+  fake: tf.Tensor,
+  labels?: tf.Tensor,
+): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.softplus(tf.neg(judge(critic, fake, labels)))) as tf.Scalar);
 }
 
 /** Run the adversarial stage on a trained VAE; returns the last epoch's mean VAE loss. */
@@ -64,23 +107,27 @@ export async function trainVaeAdversarial(
   data: Dataset,
   opts: AdversarialOptions,
 ): Promise<number> {
-  const critic = buildDiscriminator(data.imageShape, opts.seed);
+  const byClass = opts.critic === 'class';
+  const critic = buildDiscriminator(data.imageShape, opts.seed, byClass ? opts.classes.length : 0);
   const criticVariables = trainableVariables(critic);
+  // built inside each loss's tidy scope, so it is disposed with it
+  const labelsOf = (b: VaeBatch) => (byClass ? oneHotBatch(data, b.idx, opts.classes) : undefined);
   // beta1 0.5: the usual setting for adversarial training (Radford et al. 2016)
   const criticOptimizer = tf.train.adam(opts.learningRate, 0.5);
   try {
     return await runVaeEpochs(encoder, decoder, data, opts, {
       stage: 'vae-adversarial',
       // gradients reach only the critic's variables: the VAE is not moved by this step
-      beforeStep: (x, eps) => {
+      beforeStep: (b) => {
         const cost = criticOptimizer.minimize(
-          () => criticLoss(critic, x, reconstruct(encoder, decoder, x, eps).xHat),
+          () =>
+            criticLoss(critic, b.x, reconstruct(encoder, decoder, b.x, b.eps).xHat, labelsOf(b)),
           true,
           criticVariables,
         );
         tf.dispose(cost!);
       },
-      extraTerm: (xHat) => tf.mul(opts.weight, fooledLoss(critic, xHat)),
+      extraTerm: (xHat, b) => tf.mul(opts.weight, fooledLoss(critic, xHat, labelsOf(b))),
     });
   } finally {
     criticOptimizer.dispose();

@@ -2,6 +2,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { type Calibration, fitCalibration } from '../core/calibration';
 import {
   type ArchitectureInfo,
+  type CriticKind,
   type Manifest,
   MODEL_FORMAT_VERSION,
   type Variant,
@@ -51,6 +52,8 @@ export interface TrainNetworkOptions {
   adversarialEpochs?: number | undefined;
   /** Weight of the critic's term in the adversarial stage (default 10). */
   adversarialWeight?: number | undefined;
+  /** What the adversarial stage's critic sees: the image alone (default) or with its class. */
+  adversarialCritic?: CriticKind | undefined;
   /** Train on at most this many (seeded random) samples of the network's classes. */
   maxTrainSamples?: number | undefined;
   /**
@@ -210,6 +213,7 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
       ? {
           epochs: opts.adversarialEpochs!,
           weight: opts.adversarialWeight ?? TRAIN_DEFAULTS.adversarialWeight,
+          critic: opts.adversarialCritic ?? 'image',
         }
       : undefined;
   const classifier = opts.classifier ?? (await trainNetworkClassifier(opts));
@@ -261,6 +265,8 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
         ...vaeOptions,
         epochs: adversarial.epochs,
         weight: adversarial.weight,
+        critic: adversarial.critic,
+        classes,
         seed: seedFor('vae-adversarial'),
       });
     }

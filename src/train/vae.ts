@@ -81,13 +81,20 @@ export function vaeLoss(
   });
 }
 
+/** One batch of VAE training: its images, their noise and their sample indices in the data. */
+export interface VaeBatch {
+  x: tf.Tensor4D;
+  eps: tf.Tensor2D;
+  idx: Int32Array;
+}
+
 /** What a stage of VAE training adds to the plain one (the adversarial stage's critic). */
 export interface VaeStageHooks {
   stage: TrainStage;
-  /** Runs before each batch's VAE step, on the batch's images and noise. */
-  beforeStep?: (x: tf.Tensor4D, eps: tf.Tensor2D) => void;
-  /** A further term of the loss, on the reconstructions. */
-  extraTerm?: (xHat: tf.Tensor) => tf.Scalar;
+  /** Runs before each batch's VAE step. */
+  beforeStep?: (batch: VaeBatch) => void;
+  /** A further term of the loss, on the batch's reconstructions. */
+  extraTerm?: (xHat: tf.Tensor, batch: VaeBatch) => tf.Scalar;
 }
 
 /** Epochs of VAE training over `data`: the plain VAE's, or a stage's with its hooks. */
@@ -107,10 +114,12 @@ export function runVaeEpochs(
     batch: (idx, rng) => {
       const x = imageBatch(data, idx);
       const eps = normalNoise(rng, [idx.length, latent]);
-      hooks.beforeStep?.(x, eps);
+      const b: VaeBatch = { x, eps, idx };
+      hooks.beforeStep?.(b);
+      const extra = hooks.extraTerm;
       return {
         inputs: [x, eps],
-        loss: () => vaeLoss(encoder, decoder, x, eps, opts, hooks.extraTerm),
+        loss: () => vaeLoss(encoder, decoder, x, eps, opts, extra && ((xHat) => extra(xHat, b))),
       };
     },
   });

@@ -6,7 +6,7 @@ import { selectClasses } from '../../src/data/partition';
 import { subsample } from '../../src/data/subsample';
 import { initWasmBackend } from '../../src/node/wasm-backend';
 import { buildDiscriminator, criticLoss, fooledLoss } from '../../src/train/adversarial';
-import { imageBatch } from '../../src/train/batches';
+import { imageBatch, oneHotBatch } from '../../src/train/batches';
 import { trainableVariables } from '../../src/train/classifier';
 import type { TrainEvent } from '../../src/train/progress';
 import { type TrainNetworkOptions, trainNetwork } from '../../src/train/train-network';
@@ -52,6 +52,44 @@ describe('the critic', () => {
   });
 });
 
+describe('the class critic', () => {
+  it("tells a digit with its own class from the same digit with another's, which the image critic cannot", () => {
+    const digits = subsample(selectClasses(mnist.train, [3, 7]), 64, 2);
+    const idx = [...Array(64).keys()];
+    const images = imageBatch(digits, idx);
+    const labels = oneHotBatch(digits, idx, [3, 7]);
+    const swapped = tf.tidy(() => tf.sub(1, labels));
+    const before = tf.memory().numTensors;
+    /** Real: each digit with its class; fake: the very same digits with the other class. */
+    const trainedLoss = (classCount: number): number => {
+      const critic = buildDiscriminator([28, 28, 1], 4, classCount);
+      const judge = (y: tf.Tensor) =>
+        critic.apply(classCount > 0 ? [images, y] : images) as tf.Tensor;
+      const loss = () =>
+        tf.tidy(
+          () =>
+            tf.add(
+              tf.mean(tf.softplus(tf.neg(judge(labels)))),
+              tf.mean(tf.softplus(judge(swapped))),
+            ) as tf.Scalar,
+        );
+      const optimizer = tf.train.adam(1e-3, 0.5);
+      for (let i = 0; i < 60; i++) {
+        tf.dispose(optimizer.minimize(loss, true, trainableVariables(critic))!);
+      }
+      const out = tf.tidy(() => loss().dataSync()[0]!);
+      optimizer.dispose();
+      critic.dispose();
+      return out;
+    };
+    // log 4 is the least a critic can score when real and fake are the same images
+    expect(trainedLoss(0)).toBeGreaterThanOrEqual(Math.log(4) - 1e-4);
+    expect(trainedLoss(2)).toBeLessThan(0.5 * Math.log(4));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([images, labels, swapped]);
+  });
+});
+
 /** A tiny network of two digits, its training events collected. */
 function trainTiny(extra: Partial<TrainNetworkOptions>, events: TrainEvent[]) {
   return trainNetwork({
@@ -74,11 +112,35 @@ describe('trainNetwork with an adversarial stage', () => {
     const before = tf.memory().numTensors;
     const events: TrainEvent[] = [];
     const trained = await trainTiny({ adversarialEpochs: 1, adversarialWeight: 5 }, events);
-    expect(trained.manifest.training.adversarial).toEqual({ epochs: 1, weight: 5 });
+    expect(trained.manifest.training.adversarial).toEqual({
+      epochs: 1,
+      weight: 5,
+      critic: 'image',
+    });
     expect(
       events.filter((e) => e.kind === 'epoch-end').map((e) => e.kind === 'epoch-end' && e.stage),
     ).toEqual(['classifier', 'vae', 'vae-adversarial']);
     trained.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('with a class critic records it, leaks no tensors, and moves the decoder elsewhere than the image critic', async () => {
+    const before = tf.memory().numTensors;
+    const byImage = await trainTiny({ maxTrainSamples: 128, adversarialEpochs: 1 }, []);
+    const byClass = await trainTiny(
+      { maxTrainSamples: 128, adversarialEpochs: 1, adversarialCritic: 'class' },
+      [],
+    );
+    expect(byClass.manifest.training.adversarial).toEqual({
+      epochs: 1,
+      weight: 10,
+      critic: 'class',
+    });
+    const weights = (m: typeof byImage.decoder) => m.getWeights().map((w) => [...w.dataSync()]);
+    expect(weights(byClass.classifier)).toEqual(weights(byImage.classifier));
+    expect(weights(byClass.decoder)).not.toEqual(weights(byImage.decoder));
+    byClass.dispose();
+    byImage.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 
