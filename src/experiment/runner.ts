@@ -16,6 +16,7 @@ import { fairEnsembleRow, naiveEnsembleRow } from './rows/ensemble';
 import { clientSettings, generativeRow, sameSettings } from './rows/generative';
 import { jointRow } from './rows/joint';
 import type { RowRun } from './rows/row-run';
+import { runSharedTasks } from './schedule';
 import { measureArchitectureClaims } from './side-claims';
 import { meanStd } from './stats';
 import {
@@ -245,19 +246,9 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     }
   };
 
-  // First the units nobody holds; then wait (on events) for those other processes compute.
+  // First the units nobody holds (retrying those set aside as others finish); then wait.
   const tasks = contexts.flatMap((ctx) => rows.map((row) => ({ ctx, row })));
-  const busy: typeof tasks = [];
-  for (const t of tasks) {
-    try {
-      await runTask(t.ctx, t.row);
-    } catch (e) {
-      if (!(e instanceof UnitBusyError)) throw e;
-      busy.push(t);
-    }
-  }
-  policy.waiting = true;
-  for (const t of busy) await runTask(t.ctx, t.row);
+  await runSharedTasks(tasks, (t) => runTask(t.ctx, t.row), policy);
 
   const runs = contexts.flatMap((ctx) =>
     rows.flatMap((row) => {
