@@ -1,14 +1,14 @@
 import { z } from 'zod';
 
 /** Version of the on-disk model folder layout; readers refuse any other. */
+export const MODEL_FORMAT_VERSION = 1;
+
 /**
  * What an adversarial stage's critic sees: the image alone, or the image with its class (then
  * a reconstruction must look like a real image of its source's class). src/train/adversarial.ts.
  */
 export const CriticKindSchema = z.enum(['image', 'class']);
 export type CriticKind = z.infer<typeof CriticKindSchema>;
-
-export const MODEL_FORMAT_VERSION = 1;
 
 export const NETWORK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
 /** A generator plug-in's name (`?generator=`, packet metadata, `--generator`). */

@@ -1,3 +1,4 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +91,11 @@ describe('the class critic', () => {
   });
 });
 
+/** Every weight of a model, as plain numbers (to compare two trainings). */
+function weights(m: tfl.LayersModel): number[][] {
+  return m.getWeights().map((w) => [...w.dataSync()]);
+}
+
 /** A tiny network of two digits, its training events collected. */
 function trainTiny(extra: Partial<TrainNetworkOptions>, events: TrainEvent[]) {
   return trainNetwork({
@@ -136,7 +142,6 @@ describe('trainNetwork with an adversarial stage', () => {
       weight: 10,
       critic: 'class',
     });
-    const weights = (m: typeof byImage.decoder) => m.getWeights().map((w) => [...w.dataSync()]);
     expect(weights(byClass.classifier)).toEqual(weights(byImage.classifier));
     expect(weights(byClass.decoder)).not.toEqual(weights(byImage.decoder));
     byClass.dispose();
@@ -153,7 +158,6 @@ describe('trainNetwork with an adversarial stage', () => {
     );
     // the same seed with the stage: the classifier is the same, the decoder has moved on
     const adversarial = await trainTiny({ maxTrainSamples: 128, adversarialEpochs: 1 }, []);
-    const weights = (m: typeof trained.decoder) => m.getWeights().map((w) => [...w.dataSync()]);
     expect(weights(adversarial.classifier)).toEqual(weights(trained.classifier));
     expect(weights(adversarial.decoder)).not.toEqual(weights(trained.decoder));
     adversarial.dispose();
