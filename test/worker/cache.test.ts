@@ -32,6 +32,21 @@ describe('memoryCache', () => {
   });
 });
 
+/**
+ * Wait until `q`'s copy has landed in the cache: workerd stores it in the background
+ * (`waitUntil`), so the request right after a miss may still miss on a loaded machine. Asks
+ * again every 100 ms, 5 s at most; the assertions then run on a request after the landing.
+ */
+async function untilCached(q: string, init?: RequestInit): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const r = await fetch(q, init);
+    await r.arrayBuffer();
+    if (r.headers.get('x-cache') === 'hit') return;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`${q} was never served from the cache`);
+}
+
 describe.each<EndpointRuntime>(['node', 'workerd'])('edge cache (%s)', (runtime) => {
   let open: LocalEndpoint;
   let closed: LocalEndpoint;
@@ -57,6 +72,7 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('edge cache (%s)', (runtime)
     expect(first.headers.get('vary')).toBeNull();
     const a = new Uint8Array(await first.clone().arrayBuffer());
     await readPacket(first, 0);
+    await untilCached(q);
     const before = await batches(open);
     const second = await fetch(q);
     expect(second.headers.get('x-cache')).toBe('hit');
@@ -82,6 +98,7 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('edge cache (%s)', (runtime)
     const a = await fetch(q);
     expect(a.headers.get('x-cache')).toBe('miss');
     const pa = new Uint8Array(await a.arrayBuffer());
+    await untilCached(q);
     const b = await fetch(q);
     expect(b.headers.get('x-cache')).toBe('hit');
     expect(b.headers.get('content-type')).toBe('image/png');
@@ -99,6 +116,7 @@ describe.each<EndpointRuntime>(['node', 'workerd'])('edge cache (%s)', (runtime)
     await expectJsonError(await fetch(q), 401, 'unauthorized');
     const wrong = await fetch(q, { headers: { authorization: 'Bearer nope' } });
     await expectJsonError(wrong, 401, 'unauthorized');
+    await untilCached(q, { headers: auth });
     const hit = await fetch(q, { headers: auth });
     expect(hit.headers.get('x-cache')).toBe('hit');
     expect(hit.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
