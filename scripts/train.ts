@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { CALIBRATION_FILE } from '../src/core/calibration';
 import {
   ArchitectureSchema,
+  CriticFakesSchema,
   CriticKindSchema,
   GeneratorLossSchema,
   NetworkIdSchema,
@@ -131,6 +132,11 @@ with --validation-fraction also calibration.json).`,
       value: 'KIND',
       default: 'image',
       help: "what the adversarial stage's critic sees: image (the image alone) or class\n(the image with its class: a reconstruction must look like a real image of its class)",
+    }),
+    'adversarial-fakes': flag(CriticFakesSchema, {
+      value: 'KIND',
+      default: 'reconstructions',
+      help: "what the adversarial stage's critic is shown as fakes: reconstructions, or\ninterpolations (reconstructions and decoded interpolations between two codes\nof one class, where the class mixtures sample)",
     }),
     seed: flag(int(0).max(0xffffffff), {
       value: 'N',

@@ -10,6 +10,14 @@ export const MODEL_FORMAT_VERSION = 1;
 export const CriticKindSchema = z.enum(['image', 'class']);
 export type CriticKind = z.infer<typeof CriticKindSchema>;
 
+/**
+ * What an adversarial stage's critic is shown as fakes: the batch's reconstructions, or those
+ * and decoded interpolations between two codes of one class (points between training codes,
+ * where the class mixtures sample). src/train/adversarial.ts.
+ */
+export const CriticFakesSchema = z.enum(['reconstructions', 'interpolations']);
+export type CriticFakes = z.infer<typeof CriticFakesSchema>;
+
 export const NETWORK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
 /** A generator plug-in's name (`?generator=`, packet metadata, `--generator`). */
 export const GENERATOR_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -114,6 +122,8 @@ export const ManifestSchema = z.object({
         weight: z.number().positive(),
         /** What the critic saw: the image alone, or the image with its class (absent: image). */
         critic: CriticKindSchema.optional(),
+        /** What the critic was shown as fakes (absent: reconstructions). */
+        fakes: CriticFakesSchema.optional(),
       })
       .optional(),
     batchSize: z.number().int().positive(),

@@ -3,6 +3,7 @@ import { CrossLabelScopeSchema } from '../client/cross-label';
 import { OwnImagesLossSchema } from '../client/run-options';
 import {
   ArchitectureInfoSchema,
+  CriticFakesSchema,
   CriticKindSchema,
   NetworkIdSchema,
   VariantSchema,
@@ -129,6 +130,8 @@ export const ExperimentConfigSchema = z
       adversarialWeight: z.number().positive().optional(),
       /** What the adversarial stage's critic sees: the image alone (default) or with its class. */
       adversarialCritic: CriticKindSchema.optional(),
+      /** What the critic is shown as fakes: reconstructions (default), or interpolations too. */
+      adversarialFakes: CriticFakesSchema.optional(),
     }),
     share: z.strictObject({
       /** Generated samples per class per network (the paper: 5000). */

@@ -96,6 +96,7 @@ export function trainingOptions(
     adversarialEpochs: t.adversarialEpochs,
     adversarialWeight: t.adversarialWeight,
     adversarialCritic: t.adversarialCritic,
+    adversarialFakes: t.adversarialFakes,
     seed: ctx.seed,
     onEvent: (e) => {
       if (e.kind === 'epoch-end') {

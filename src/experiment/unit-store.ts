@@ -65,6 +65,7 @@ export function classifierPart(config: ExperimentConfig) {
     adversarialEpochs: _ae,
     adversarialWeight: _aw,
     adversarialCritic: _ac,
+    adversarialFakes: _af,
     latentSize: _l,
     architecture,
     ...train

@@ -1,10 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { CriticKind, ImageShape } from '../core/manifest';
+import type { CriticFakes, CriticKind, ImageShape } from '../core/manifest';
+import { createRng, deriveSeed, type Rng } from '../core/rng';
 import type { Dataset } from '../data/idx';
 import { oneHotBatch } from './batches';
 import { trainableVariables } from './classifier';
-import { reconstruct, runVaeEpochs, type TrainVaeOptions, type VaeBatch } from './vae';
+import {
+  reconstruct,
+  runVaeEpochs,
+  type TrainVaeOptions,
+  type VaeBatch,
+  type VaePass,
+} from './vae';
 
 /**
  * The adversarial stage: after the VAE's own epochs, encoder and decoder go on training with
@@ -17,12 +24,19 @@ import { reconstruct, runVaeEpochs, type TrainVaeOptions, type VaeBatch } from '
  * The critic judges an image alone (`image`), or an image with its class (`class`: a
  * projection discriminator, Miyato & Koyama 2018): then a reconstruction must look like a real
  * image *of its source image's class*, not merely like some real image of the network.
+ *
+ * The critic's fakes are the reconstructions (`reconstructions`), or those and as many decoded
+ * interpolations between two codes of one class (`interpolations`; the adversarial
+ * interpolation idea of Berthelot et al. 2018): the served class mixtures sample *between*
+ * training codes, where a critic that only sees reconstructions never looks.
  */
 export interface AdversarialOptions extends TrainVaeOptions {
   /** Weight of the critic's term, per image, beside the VAE's per-image loss terms. */
   weight: number;
   /** What the critic sees (default `image`). */
   critic?: CriticKind | undefined;
+  /** What the critic is shown as fakes (default `reconstructions`). */
+  fakes?: CriticFakes | undefined;
   /** The network's classes (one-hot columns of a `class` critic's label input). */
   classes: readonly number[];
 }
@@ -100,6 +114,51 @@ export function fooledLoss(
   return tf.tidy(() => tf.mean(tf.softplus(tf.neg(judge(critic, fake, labels)))) as tf.Scalar);
 }
 
+/**
+ * Each image's partner for an interpolation: another image of its class in the batch, drawn
+ * uniformly (itself where it is its class's only image in the batch).
+ */
+export function sameClassPartners(labels: ArrayLike<number>, rng: Rng): Int32Array {
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const peers = byClass.get(labels[i]!);
+    if (peers) peers.push(i);
+    else byClass.set(labels[i]!, [i]);
+  }
+  const partners = new Int32Array(labels.length);
+  for (let i = 0; i < labels.length; i++) {
+    const peers = byClass.get(labels[i]!)!;
+    // one draw among the peers other than i: skip i's own slot
+    const k = Math.floor(rng.next() * (peers.length - 1));
+    partners[i] = peers.length === 1 ? i : peers[k]! >= i ? (peers[k + 1] ?? i) : peers[k]!;
+  }
+  return partners;
+}
+
+/**
+ * Decoded points (1 - t) z_i + t z_partner(i) between each code and its partner's; `pick` is
+ * the one-hot [n, n] matrix of the partners (a product rather than a gather, whose gradient
+ * the wasm backend lacks).
+ */
+export function decodeInterpolations(
+  decoder: tfl.LayersModel,
+  zMean: tf.Tensor,
+  pick: tf.Tensor2D,
+  t: tf.Tensor2D,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const z = tf.add(zMean, tf.mul(t, tf.sub(tf.matMul(pick, zMean as tf.Tensor2D), zMean)));
+    return decoder.apply(z, { training: true }) as tf.Tensor;
+  });
+}
+
+/** One batch's interpolation draws: each image's partner and where between them (t in [0, 1)). */
+interface InterpolationDraw {
+  /** One-hot rows: row i picks image i's partner. */
+  pick: tf.Tensor2D;
+  t: tf.Tensor2D;
+}
+
 /** Run the adversarial stage on a trained VAE; returns the last epoch's mean VAE loss. */
 export async function trainVaeAdversarial(
   encoder: tfl.LayersModel,
@@ -110,8 +169,31 @@ export async function trainVaeAdversarial(
   const byClass = opts.critic === 'class';
   const critic = buildDiscriminator(data.imageShape, opts.seed, byClass ? opts.classes.length : 0);
   const criticVariables = trainableVariables(critic);
-  // built inside each loss's tidy scope, so it is disposed with it
-  const labelsOf = (b: VaeBatch) => (byClass ? oneHotBatch(data, b.idx, opts.classes) : undefined);
+  const interpolating = opts.fakes === 'interpolations';
+  const rng = createRng(deriveSeed(opts.seed, 'interpolations'));
+  // this batch's draws, made once before its critic step and used again by its VAE step
+  let draw: InterpolationDraw | undefined;
+  const drawFor = (b: VaeBatch): InterpolationDraw => {
+    const labels = Array.from(b.idx, (i) => data.labels[i]!);
+    const n = b.idx.length;
+    const t = Float32Array.from(b.idx, () => rng.next());
+    const pick = new Float32Array(n * n);
+    sameClassPartners(labels, rng).forEach((j, i) => {
+      pick[i * n + j] = 1;
+    });
+    return { pick: tf.tensor2d(pick, [n, n]), t: tf.tensor2d(t, [n, 1]) };
+  };
+  // Built inside each loss's tidy scope, so they are disposed with it. Interpolations keep
+  // their first image's class, so a class critic's labels repeat.
+  const labelsOf = (b: VaeBatch) => {
+    if (!byClass) return undefined;
+    const labels = oneHotBatch(data, b.idx, opts.classes);
+    return draw ? tf.concat([labels, labels]) : labels;
+  };
+  const fakesOf = (pass: VaePass): tf.Tensor =>
+    draw
+      ? tf.concat([pass.xHat, decodeInterpolations(decoder, pass.zMean, draw.pick, draw.t)])
+      : pass.xHat;
   // beta1 0.5: the usual setting for adversarial training (Radford et al. 2016)
   const criticOptimizer = tf.train.adam(opts.learningRate, 0.5);
   try {
@@ -119,17 +201,26 @@ export async function trainVaeAdversarial(
       stage: 'vae-adversarial',
       // gradients reach only the critic's variables: the VAE is not moved by this step
       beforeStep: (b) => {
+        if (interpolating) {
+          if (draw) tf.dispose([draw.pick, draw.t]);
+          draw = drawFor(b);
+        }
         const cost = criticOptimizer.minimize(
-          () =>
-            criticLoss(critic, b.x, reconstruct(encoder, decoder, b.x, b.eps).xHat, labelsOf(b)),
+          () => {
+            const fakes = fakesOf(reconstruct(encoder, decoder, b.x, b.eps));
+            // a class critic takes one label per image: the batch twice beside the labels
+            const real = draw && byClass ? tf.concat([b.x, b.x]) : b.x;
+            return criticLoss(critic, real, fakes, labelsOf(b));
+          },
           true,
           criticVariables,
         );
         tf.dispose(cost!);
       },
-      extraTerm: (xHat, b) => tf.mul(opts.weight, fooledLoss(critic, xHat, labelsOf(b))),
+      extraTerm: (pass, b) => tf.mul(opts.weight, fooledLoss(critic, fakesOf(pass), labelsOf(b))),
     });
   } finally {
+    if (draw) tf.dispose([draw.pick, draw.t]);
     criticOptimizer.dispose();
     critic.dispose();
   }

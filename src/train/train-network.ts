@@ -2,6 +2,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { type Calibration, fitCalibration } from '../core/calibration';
 import {
   type ArchitectureInfo,
+  type CriticFakes,
   type CriticKind,
   type Manifest,
   MODEL_FORMAT_VERSION,
@@ -54,6 +55,8 @@ export interface TrainNetworkOptions {
   adversarialWeight?: number | undefined;
   /** What the adversarial stage's critic sees: the image alone (default) or with its class. */
   adversarialCritic?: CriticKind | undefined;
+  /** What the critic is shown as fakes: reconstructions (default), or interpolations too. */
+  adversarialFakes?: CriticFakes | undefined;
   /** Train on at most this many (seeded random) samples of the network's classes. */
   maxTrainSamples?: number | undefined;
   /**
@@ -214,6 +217,7 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
           epochs: opts.adversarialEpochs!,
           weight: opts.adversarialWeight ?? TRAIN_DEFAULTS.adversarialWeight,
           critic: opts.adversarialCritic ?? 'image',
+          fakes: opts.adversarialFakes ?? 'reconstructions',
         }
       : undefined;
   const classifier = opts.classifier ?? (await trainNetworkClassifier(opts));
@@ -266,6 +270,7 @@ export async function trainNetwork(opts: TrainNetworkOptions): Promise<TrainedNe
         epochs: adversarial.epochs,
         weight: adversarial.weight,
         critic: adversarial.critic,
+        fakes: adversarial.fakes,
         classes,
         seed: seedFor('vae-adversarial'),
       });

@@ -37,12 +37,19 @@ export function normalNoise(rng: Rng, shape: [number, number]): tf.Tensor2D {
 }
 
 /** The VAE's pass over a batch: the codes' distribution and a reconstruction drawn with `eps`. */
+export interface VaePass {
+  zMean: tf.Tensor;
+  zLogVar: tf.Tensor;
+  xHat: tf.Tensor;
+}
+
+/** The VAE's pass over a batch `x`, its reconstruction drawn with the noise `eps`. */
 export function reconstruct(
   encoder: tfl.LayersModel,
   decoder: tfl.LayersModel,
   x: tf.Tensor4D,
   eps: tf.Tensor2D,
-): { zMean: tf.Tensor; zLogVar: tf.Tensor; xHat: tf.Tensor } {
+): VaePass {
   const [zMean, zLogVar] = encoder.apply(x, { training: true }) as tf.Tensor[];
   const z = tf.add(zMean!, tf.mul(tf.exp(tf.mul(0.5, zLogVar!)), eps));
   return {
@@ -62,11 +69,12 @@ export function vaeLoss(
     TrainVaeOptions,
     'loss' | 'reconstruction' | 'features' | 'perceptualWeight' | 'klWeight'
   >,
-  /** A further term of the reconstructions (e.g. the adversarial stage's critic). */
-  extraTerm?: (xHat: tf.Tensor) => tf.Scalar,
+  /** A further term of the pass (e.g. the adversarial stage's critic on the reconstructions). */
+  extraTerm?: (pass: VaePass) => tf.Scalar,
 ): tf.Scalar {
   return tf.tidy(() => {
-    const { zMean, zLogVar, xHat } = reconstruct(encoder, decoder, x, eps);
+    const pass = reconstruct(encoder, decoder, x, eps);
+    const { zMean, zLogVar, xHat } = pass;
     let total: tf.Tensor = tf.mul(opts.klWeight ?? 1, klDivergence(zMean, zLogVar));
     if (opts.loss !== 'perceptual')
       total = tf.add(total, reconstructionLoss(opts.reconstruction, x, xHat));
@@ -76,7 +84,7 @@ export function vaeLoss(
       const fxHat = opts.features.apply(xHat) as tf.Tensor[];
       total = tf.add(total, tf.mul(opts.perceptualWeight, perceptualLoss(fx, fxHat)));
     }
-    if (extraTerm) total = tf.add(total, extraTerm(xHat));
+    if (extraTerm) total = tf.add(total, extraTerm(pass));
     return total as tf.Scalar;
   });
 }
@@ -93,8 +101,8 @@ export interface VaeStageHooks {
   stage: TrainStage;
   /** Runs before each batch's VAE step. */
   beforeStep?: (batch: VaeBatch) => void;
-  /** A further term of the loss, on the batch's reconstructions. */
-  extraTerm?: (xHat: tf.Tensor, batch: VaeBatch) => tf.Scalar;
+  /** A further term of the loss, on the batch's pass (codes and reconstructions). */
+  extraTerm?: (pass: VaePass, batch: VaeBatch) => tf.Scalar;
 }
 
 /** Epochs of VAE training over `data`: the plain VAE's, or a stage's with its hooks. */
@@ -119,7 +127,7 @@ export function runVaeEpochs(
       const extra = hooks.extraTerm;
       return {
         inputs: [x, eps],
-        loss: () => vaeLoss(encoder, decoder, x, eps, opts, extra && ((xHat) => extra(xHat, b))),
+        loss: () => vaeLoss(encoder, decoder, x, eps, opts, extra && ((pass) => extra(pass, b))),
       };
     },
   });

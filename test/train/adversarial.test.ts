@@ -2,11 +2,17 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createRng } from '../../src/core/rng';
 import { type DatasetPair, loadDataset } from '../../src/data/idx';
 import { selectClasses } from '../../src/data/partition';
 import { subsample } from '../../src/data/subsample';
 import { initWasmBackend } from '../../src/node/wasm-backend';
-import { buildDiscriminator, criticLoss, fooledLoss } from '../../src/train/adversarial';
+import {
+  buildDiscriminator,
+  criticLoss,
+  fooledLoss,
+  sameClassPartners,
+} from '../../src/train/adversarial';
 import { imageBatch, oneHotBatch } from '../../src/train/batches';
 import { trainableVariables } from '../../src/train/classifier';
 import type { TrainEvent } from '../../src/train/progress';
@@ -113,6 +119,28 @@ function trainTiny(extra: Partial<TrainNetworkOptions>, events: TrainEvent[]) {
   });
 }
 
+describe('sameClassPartners', () => {
+  it('pairs each image with another of its class, itself only when alone, every peer in turn', () => {
+    const labels = [3, 7, 3, 3, 9, 7, 3];
+    const seen = new Map<number, Set<number>>();
+    const rng = createRng(11);
+    for (let round = 0; round < 200; round++) {
+      const partners = sameClassPartners(labels, rng);
+      expect(partners).toHaveLength(labels.length);
+      partners.forEach((j, i) => {
+        expect(labels[j]).toBe(labels[i]);
+        if (labels[i] === 9) expect(j).toBe(i);
+        else expect(j).not.toBe(i);
+        seen.set(i, (seen.get(i) ?? new Set()).add(j));
+      });
+    }
+    // the 3s at 0, 2, 3, 6: each meets all three others
+    expect([...seen.get(0)!].sort()).toEqual([2, 3, 6]);
+    expect([...seen.get(3)!].sort()).toEqual([0, 2, 6]);
+    expect([...seen.get(1)!]).toEqual([5]);
+  });
+});
+
 describe('trainNetwork with an adversarial stage', () => {
   it('runs the stage after the VAE, records it in the manifest and leaks no tensors', async () => {
     const before = tf.memory().numTensors;
@@ -122,6 +150,7 @@ describe('trainNetwork with an adversarial stage', () => {
       epochs: 1,
       weight: 5,
       critic: 'image',
+      fakes: 'reconstructions',
     });
     expect(
       events.filter((e) => e.kind === 'epoch-end').map((e) => e.kind === 'epoch-end' && e.stage),
@@ -141,12 +170,40 @@ describe('trainNetwork with an adversarial stage', () => {
       epochs: 1,
       weight: 10,
       critic: 'class',
+      fakes: 'reconstructions',
     });
     expect(weights(byClass.classifier)).toEqual(weights(byImage.classifier));
     expect(weights(byClass.decoder)).not.toEqual(weights(byImage.decoder));
     byClass.dispose();
     byImage.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('with interpolations shown to the critic records them, leaks no tensors, and moves the decoder elsewhere', async () => {
+    const byReconstruction = await trainTiny({ maxTrainSamples: 128, adversarialEpochs: 1 }, []);
+    for (const critic of ['image', 'class'] as const) {
+      const before = tf.memory().numTensors;
+      const interpolating = await trainTiny(
+        {
+          maxTrainSamples: 128,
+          adversarialEpochs: 1,
+          adversarialCritic: critic,
+          adversarialFakes: 'interpolations',
+        },
+        [],
+      );
+      expect(interpolating.manifest.training.adversarial).toEqual({
+        epochs: 1,
+        weight: 10,
+        critic,
+        fakes: 'interpolations',
+      });
+      expect(weights(interpolating.classifier)).toEqual(weights(byReconstruction.classifier));
+      expect(weights(interpolating.decoder)).not.toEqual(weights(byReconstruction.decoder));
+      interpolating.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    byReconstruction.dispose();
   });
 
   it('without adversarial epochs records nothing and runs no such stage; with them the decoder moves on', async () => {
