@@ -127,10 +127,9 @@ export function sameClassPartners(labels: ArrayLike<number>, rng: Rng): Int32Arr
   }
   const partners = new Int32Array(labels.length);
   for (let i = 0; i < labels.length; i++) {
-    const peers = byClass.get(labels[i]!)!;
-    // one draw among the peers other than i: skip i's own slot
-    const k = Math.floor(rng.next() * (peers.length - 1));
-    partners[i] = peers.length === 1 ? i : peers[k]! >= i ? (peers[k + 1] ?? i) : peers[k]!;
+    const others = byClass.get(labels[i]!)!.filter((j) => j !== i);
+    // one draw among the others (made even when there are none, so draws stay aligned)
+    partners[i] = others[Math.floor(rng.next() * others.length)] ?? i;
   }
   return partners;
 }
@@ -159,6 +158,14 @@ interface InterpolationDraw {
   t: tf.Tensor2D;
 }
 
+/** What one batch's critic step and VAE step share, made once before both. */
+interface CriticBatch {
+  /** A class critic's one-hot labels, one row per fake. */
+  labels?: tf.Tensor2D | undefined;
+  /** Where interpolations join: their draws. */
+  draw?: InterpolationDraw | undefined;
+}
+
 /** Run the adversarial stage on a trained VAE; returns the last epoch's mean VAE loss. */
 export async function trainVaeAdversarial(
   encoder: tfl.LayersModel,
@@ -171,8 +178,6 @@ export async function trainVaeAdversarial(
   const criticVariables = trainableVariables(critic);
   const interpolating = opts.fakes === 'interpolations';
   const rng = createRng(deriveSeed(opts.seed, 'interpolations'));
-  // this batch's draws, made once before its critic step and used again by its VAE step
-  let draw: InterpolationDraw | undefined;
   const drawFor = (b: VaeBatch): InterpolationDraw => {
     const labels = Array.from(b.idx, (i) => data.labels[i]!);
     const n = b.idx.length;
@@ -183,17 +188,26 @@ export async function trainVaeAdversarial(
     });
     return { pick: tf.tensor2d(pick, [n, n]), t: tf.tensor2d(t, [n, 1]) };
   };
-  // Built inside each loss's tidy scope, so they are disposed with it. Interpolations keep
-  // their first image's class, so a class critic's labels repeat.
-  const labelsOf = (b: VaeBatch) => {
-    if (!byClass) return undefined;
-    const labels = oneHotBatch(data, b.idx, opts.classes);
-    return draw ? tf.concat([labels, labels]) : labels;
+  // Made once per batch, before its critic step, and used again by its VAE step.
+  // Interpolations keep their first image's class, so a class critic's labels repeat.
+  const prepare = (b: VaeBatch): CriticBatch => {
+    const draw = interpolating ? drawFor(b) : undefined;
+    if (!byClass) return { draw };
+    const labels = tf.tidy(() => {
+      const once = oneHotBatch(data, b.idx, opts.classes);
+      return draw ? (tf.concat([once, once]) as tf.Tensor2D) : once;
+    });
+    return { labels, draw };
   };
-  const fakesOf = (pass: VaePass): tf.Tensor =>
-    draw
+  const release = (c: CriticBatch) =>
+    tf.dispose([c.labels, c.draw?.pick, c.draw?.t].filter((x) => x !== undefined));
+  let current: CriticBatch = {};
+  const fakesOf = (pass: VaePass): tf.Tensor => {
+    const draw = current.draw;
+    return draw
       ? tf.concat([pass.xHat, decodeInterpolations(decoder, pass.zMean, draw.pick, draw.t)])
       : pass.xHat;
+  };
   // beta1 0.5: the usual setting for adversarial training (Radford et al. 2016)
   const criticOptimizer = tf.train.adam(opts.learningRate, 0.5);
   try {
@@ -201,26 +215,24 @@ export async function trainVaeAdversarial(
       stage: 'vae-adversarial',
       // gradients reach only the critic's variables: the VAE is not moved by this step
       beforeStep: (b) => {
-        if (interpolating) {
-          if (draw) tf.dispose([draw.pick, draw.t]);
-          draw = drawFor(b);
-        }
+        release(current);
+        current = prepare(b);
         const cost = criticOptimizer.minimize(
           () => {
             const fakes = fakesOf(reconstruct(encoder, decoder, b.x, b.eps));
             // a class critic takes one label per image: the batch twice beside the labels
-            const real = draw && byClass ? tf.concat([b.x, b.x]) : b.x;
-            return criticLoss(critic, real, fakes, labelsOf(b));
+            const real = current.draw && byClass ? tf.concat([b.x, b.x]) : b.x;
+            return criticLoss(critic, real, fakes, current.labels);
           },
           true,
           criticVariables,
         );
         tf.dispose(cost!);
       },
-      extraTerm: (pass, b) => tf.mul(opts.weight, fooledLoss(critic, fakesOf(pass), labelsOf(b))),
+      extraTerm: (pass) => tf.mul(opts.weight, fooledLoss(critic, fakesOf(pass), current.labels)),
     });
   } finally {
-    if (draw) tf.dispose([draw.pick, draw.t]);
+    release(current);
     criticOptimizer.dispose();
     critic.dispose();
   }

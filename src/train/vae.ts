@@ -36,7 +36,7 @@ export function normalNoise(rng: Rng, shape: [number, number]): tf.Tensor2D {
   return tf.tensor2d(v, shape);
 }
 
-/** The VAE's pass over a batch: the codes' distribution and a reconstruction drawn with `eps`. */
+/** The VAE's pass over a batch: the codes' distribution and a reconstruction. */
 export interface VaePass {
   zMean: tf.Tensor;
   zLogVar: tf.Tensor;
